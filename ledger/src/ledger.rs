@@ -1,0 +1,576 @@
+//! The ledger: executes blocks against the state, checks them, and commits them to a store.
+
+use std::collections::BTreeSet;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::block::{self, Block, BlockHeader, Rejection, TxResult};
+use crate::crypto::{self, Address, Hash, TxId};
+use crate::exec::{self, Env};
+use crate::genesis::Genesis;
+use crate::invariants;
+use crate::state::{Meta, State};
+use crate::store::{Batch, Store, StoreError};
+use crate::tx::SignedTx;
+use crate::types::{Account, AccountStatus, Role, Validator};
+
+/// Why a block cannot be applied. Any of these means the block is invalid and must not be
+/// voted for, except [`BlockError::Invariant`] and [`BlockError::Store`], which stop the node.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    /// Not the next height.
+    #[error("block height {got} is not the next height {expected}")]
+    Height {
+        /// Next height.
+        expected: u64,
+        /// In the block.
+        got: u64,
+    },
+    /// Does not extend the current head.
+    #[error("block does not extend the current head (previous hash {got}, head {expected})")]
+    PrevHash {
+        /// Head hash.
+        expected: Hash,
+        /// In the block.
+        got: Hash,
+    },
+    /// Another chain.
+    #[error("block is for chain {got:?}, not {expected:?}")]
+    ChainId {
+        /// Ours.
+        expected: String,
+        /// In the block.
+        got: String,
+    },
+    /// Time does not move forward.
+    #[error("block time {got} ms is not after the previous block's {prev} ms")]
+    Time {
+        /// Previous block time.
+        prev: u64,
+        /// In the block.
+        got: u64,
+    },
+    /// Too many transactions or bytes.
+    #[error("block exceeds its limits: {0}")]
+    TooLarge(String),
+    /// A header field does not match what executing the block gives.
+    #[error("block header {field} is {got}, but executing the block gives {expected}")]
+    Mismatch {
+        /// Which field.
+        field: &'static str,
+        /// Computed.
+        expected: String,
+        /// In the header.
+        got: String,
+    },
+    /// A transaction signature does not verify: proposers must leave such transactions out.
+    #[error("transaction {0} in the block has an invalid signature")]
+    BadSignature(TxId),
+    /// The same transaction twice in one block.
+    #[error("transaction {0} appears twice in the block")]
+    DuplicateTx(TxId),
+    /// A ledger invariant failed: a bug. The node must stop.
+    #[error("ledger invariant violated: {0}")]
+    Invariant(String),
+    /// Storage failed. The node must stop.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why the ledger could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Storage failed or holds damaged data.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store was made with another genesis.
+    #[error("the store belongs to another network: its genesis header is {stored}, this genesis gives {expected}")]
+    WrongGenesis {
+        /// From the genesis file.
+        expected: Hash,
+        /// In the store.
+        stored: Hash,
+    },
+    /// The stored state fails its invariants or its root.
+    #[error("the stored state is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// A block executed but not yet committed.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// The block.
+    pub block: Block,
+    /// One result per transaction.
+    pub results: Vec<TxResult>,
+    writes: Batch,
+}
+
+impl Executed {
+    /// The block hash.
+    pub fn hash(&self) -> Hash {
+        self.block.hash()
+    }
+}
+
+/// Where a committed transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+}
+
+/// The deterministic state machine over a [`Store`].
+pub struct Ledger<S: Store> {
+    store: S,
+    genesis: Genesis,
+    state: State,
+    head: BlockHeader,
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn dec<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn height_key(prefix: u8, height: u64) -> Vec<u8> {
+    let mut k = vec![prefix];
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+const KEY_HEIGHT: &[u8] = b"Mheight";
+
+/// The next state root: unchanged when nothing was written, else
+/// blake3(`bct/state/v1\0` || previous root || blake3(write set)).
+pub fn next_state_root(prev: &Hash, writes: &Batch) -> Hash {
+    if writes.is_empty() {
+        return *prev;
+    }
+    let mut h = blake3::Hasher::new();
+    for (k, v) in writes {
+        h.update(&(k.len() as u32).to_be_bytes());
+        h.update(k);
+        match v {
+            Some(v) => {
+                h.update(&[1]);
+                h.update(&(v.len() as u32).to_be_bytes());
+                h.update(v);
+            }
+            None => {
+                h.update(&[0]);
+            }
+        }
+    }
+    let digest = h.finalize();
+    Hash::of_parts(&[crypto::STATE_DOMAIN, &prev.0, digest.as_bytes()])
+}
+
+impl<S: Store> Ledger<S> {
+    /// Opens the ledger: a fresh store gets the genesis state (height 0); a used one gives
+    /// back exactly the state of its last committed block, checked against its root.
+    pub fn open(store: S, genesis: Genesis) -> Result<Ledger<S>, OpenError> {
+        let mut state = State::default();
+        let genesis_writes = genesis_state(&mut state, &genesis).map_err(|e| OpenError::Inconsistent(e.to_string()))?;
+        let root = next_state_root(&Hash::ZERO, &genesis_writes);
+        let genesis_header = BlockHeader {
+            chain_id: genesis.chain_id.clone(),
+            height: 0,
+            prev_hash: Hash::ZERO,
+            time_ms: genesis.genesis_time_ms,
+            proposer: Address::default(),
+            tx_root: block::tx_root(&[]),
+            results_root: crypto::merkle_root(&[]),
+            state_root: root,
+            validator_set_hash: block::validator_set_hash(&genesis.validator_set()),
+            tx_count: 0,
+        };
+        match store.get(KEY_HEIGHT)? {
+            None => {
+                let mut batch = genesis_writes;
+                batch.push((height_key(b'B', 0), Some(enc(&Block { header: genesis_header.clone(), txs: vec![] })?)));
+                batch.push((height_key(b'Q', 0), Some(enc(&Vec::<TxResult>::new())?)));
+                batch.push((KEY_HEIGHT.to_vec(), Some(0u64.to_be_bytes().to_vec())));
+                store.apply(batch)?;
+                state.clear_journal();
+                Ok(Ledger { store, genesis, state, head: genesis_header })
+            }
+            Some(h) => {
+                let height = u64::from_be_bytes(
+                    h.as_slice().try_into().map_err(|_| StoreError::Corrupt("applied height is not 8 bytes".into()))?,
+                );
+                let stored_genesis =
+                    load_block(&store, 0)?.ok_or_else(|| StoreError::Corrupt("genesis block missing".into()))?;
+                if stored_genesis.header != genesis_header {
+                    return Err(OpenError::WrongGenesis {
+                        expected: genesis_header.hash(),
+                        stored: stored_genesis.header.hash(),
+                    });
+                }
+                let head = load_block(&store, height)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?
+                    .header;
+                let mut state = State::default();
+                for (k, v) in store.scan_prefix(b"S", usize::MAX)? {
+                    state.load_entry(&k[1..], Some(&v)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                }
+                invariants::check_all(&state).map_err(OpenError::Inconsistent)?;
+                Ok(Ledger { store, genesis, state, head })
+            }
+        }
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.genesis.chain_id
+    }
+
+    /// The last committed header.
+    pub fn head(&self) -> &BlockHeader {
+        &self.head
+    }
+
+    /// The last committed height.
+    pub fn height(&self) -> u64 {
+        self.head.height
+    }
+
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> Hash {
+        self.head.state_root
+    }
+
+    /// The committed state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Ledger-wide values.
+    pub fn meta(&self) -> Meta {
+        self.state.meta()
+    }
+
+    /// The validator set that decides the next block.
+    pub fn validators(&self) -> Vec<Validator> {
+        self.state.meta().validators
+    }
+
+    /// The next nonce `address` must use, if it is admitted.
+    pub fn next_nonce(&self, address: &Address) -> Option<u64> {
+        self.state.accounts.get(address).map(|a| a.nonce + 1)
+    }
+
+    /// Where a transaction was committed, if it was.
+    pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
+        let mut k = vec![b'X'];
+        k.extend_from_slice(&id.0);
+        self.store.get(&k)?.map(|v| dec(&v, "tx index")).transpose()
+    }
+
+    /// A committed block.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        load_block(&self.store, height)
+    }
+
+    /// The results of a committed block.
+    pub fn results(&self, height: u64) -> Result<Option<Vec<TxResult>>, StoreError> {
+        self.store.get(&height_key(b'Q', height))?.map(|v| dec(&v, "results")).transpose()
+    }
+
+    /// A committed transaction with its result and location.
+    pub fn transaction(&self, id: &TxId) -> Result<Option<(SignedTx, TxResult, TxLocation)>, StoreError> {
+        let Some(loc) = self.tx_location(id)? else { return Ok(None) };
+        let block =
+            self.block(loc.height)?.ok_or_else(|| StoreError::Corrupt(format!("block {} missing", loc.height)))?;
+        let results =
+            self.results(loc.height)?.ok_or_else(|| StoreError::Corrupt(format!("results {} missing", loc.height)))?;
+        let i = loc.index as usize;
+        match (block.txs.get(i), results.get(i)) {
+            (Some(t), Some(r)) => Ok(Some((t.clone(), r.clone(), loc))),
+            _ => Err(StoreError::Corrupt(format!("transaction index points outside block {}", loc.height))),
+        }
+    }
+
+    /// Ids of the transactions that concern `address`, newest first, at most `limit`.
+    pub fn txs_of_account(&self, address: &Address, limit: usize) -> Result<Vec<(TxLocation, TxId)>, StoreError> {
+        let mut prefix = vec![b'Y'];
+        prefix.extend_from_slice(&address.0);
+        let mut out = Vec::new();
+        for (k, v) in self.store.scan_prefix_rev(&prefix, limit)? {
+            let rest = &k[21..];
+            if rest.len() != 12 || v.len() != 32 {
+                return Err(StoreError::Corrupt("account transaction index entry".into()));
+            }
+            let height = u64::from_be_bytes(rest[..8].try_into().map_err(|_| StoreError::Corrupt("height".into()))?);
+            let index = u32::from_be_bytes(rest[8..].try_into().map_err(|_| StoreError::Corrupt("index".into()))?);
+            let id: [u8; 32] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt("tx id".into()))?;
+            out.push((TxLocation { height, index }, Hash(id)));
+        }
+        Ok(out)
+    }
+
+    /// Builds the next block from `candidates` (a proposer's job): leaves out transactions
+    /// with bad signatures, repeats, those already in the chain, and those past the block
+    /// limits; executes the rest and fills in the header. Nothing is committed.
+    pub fn build_block(
+        &mut self,
+        time_ms: u64,
+        proposer: Address,
+        candidates: Vec<SignedTx>,
+    ) -> Result<Executed, BlockError> {
+        let height = self.head.height + 1;
+        let time_ms = time_ms.max(self.head.time_ms + 1);
+        let p = &self.genesis.params;
+        let items: Vec<Vec<u8>> = candidates.iter().map(SignedTx::signing_message).collect();
+        let sig_ok = crypto::verify_signatures(
+            &candidates
+                .iter()
+                .zip(&items)
+                .map(|(t, m)| (t.public_key(), m.as_slice(), t.signature()))
+                .collect::<Vec<_>>(),
+        );
+        let mut seen = BTreeSet::new();
+        let mut txs = Vec::new();
+        let mut bytes = 0u64;
+        for (tx, ok) in candidates.into_iter().zip(sig_ok) {
+            if !ok
+                || tx.wire_size() > p.tx_bytes_max as usize
+                || !seen.insert(tx.id())
+                || self.tx_location(&tx.id())?.is_some()
+            {
+                continue;
+            }
+            if txs.len() >= p.block_txs_max as usize || bytes + tx.wire_size() as u64 > p.block_bytes_max {
+                break;
+            }
+            bytes += tx.wire_size() as u64;
+            txs.push(tx);
+        }
+        let header = BlockHeader {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            prev_hash: self.head.hash(),
+            time_ms,
+            proposer,
+            tx_root: block::tx_root(&txs),
+            results_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            validator_set_hash: block::validator_set_hash(&self.state.meta().validators),
+            tx_count: txs.len() as u32,
+        };
+        let ok = vec![true; txs.len()];
+        let (results, writes, state_root) = self.run(&header, &txs, &ok)?;
+        let header =
+            BlockHeader { results_root: crypto::merkle_root(&block::result_leaves(&results)), state_root, ..header };
+        Ok(Executed { block: Block { header, txs }, results, writes })
+    }
+
+    /// Checks and executes a proposed or synced block without committing it: every header
+    /// field must match, every signature must verify, and the invariants must hold.
+    pub fn execute(&mut self, block: &Block) -> Result<Executed, BlockError> {
+        let h = &block.header;
+        let p = &self.genesis.params;
+        if h.chain_id != self.genesis.chain_id {
+            return Err(BlockError::ChainId { expected: self.genesis.chain_id.clone(), got: h.chain_id.clone() });
+        }
+        if h.height != self.head.height + 1 {
+            return Err(BlockError::Height { expected: self.head.height + 1, got: h.height });
+        }
+        if h.prev_hash != self.head.hash() {
+            return Err(BlockError::PrevHash { expected: self.head.hash(), got: h.prev_hash });
+        }
+        if h.time_ms <= self.head.time_ms {
+            return Err(BlockError::Time { prev: self.head.time_ms, got: h.time_ms });
+        }
+        let bytes: u64 = block.txs.iter().map(|t| t.wire_size() as u64).sum();
+        if block.txs.len() > p.block_txs_max as usize || bytes > p.block_bytes_max {
+            return Err(BlockError::TooLarge(format!("{} transactions, {bytes} bytes", block.txs.len())));
+        }
+        if let Some(t) = block.txs.iter().find(|t| t.wire_size() > p.tx_bytes_max as usize) {
+            return Err(BlockError::TooLarge(format!("transaction {} is {} bytes", t.id(), t.wire_size())));
+        }
+        mismatch("tx_count", block.txs.len() as u32, h.tx_count)?;
+        mismatch("tx_root", block::tx_root(&block.txs), h.tx_root)?;
+        mismatch("validator_set_hash", block::validator_set_hash(&self.state.meta().validators), h.validator_set_hash)?;
+        let mut seen = BTreeSet::new();
+        if let Some(t) = block.txs.iter().find(|t| !seen.insert(t.id())) {
+            return Err(BlockError::DuplicateTx(t.id()));
+        }
+        let items: Vec<Vec<u8>> = block.txs.iter().map(SignedTx::signing_message).collect();
+        let sig_ok = crypto::verify_signatures(
+            &block
+                .txs
+                .iter()
+                .zip(&items)
+                .map(|(t, m)| (t.public_key(), m.as_slice(), t.signature()))
+                .collect::<Vec<_>>(),
+        );
+        if let Some((t, _)) = block.txs.iter().zip(&sig_ok).find(|(_, ok)| !**ok) {
+            return Err(BlockError::BadSignature(t.id()));
+        }
+        let (results, writes, state_root) = self.run(h, &block.txs, &sig_ok)?;
+        mismatch("results_root", crypto::merkle_root(&block::result_leaves(&results)), h.results_root)?;
+        mismatch("state_root", state_root, h.state_root)?;
+        Ok(Executed { block: block.clone(), results, writes })
+    }
+
+    /// Runs the transactions on the state, checks the invariants, collects the write set and
+    /// the new root, then rolls the state back: nothing changes until [`Ledger::commit`].
+    fn run(
+        &mut self,
+        header: &BlockHeader,
+        txs: &[SignedTx],
+        sig_ok: &[bool],
+    ) -> Result<(Vec<TxResult>, Batch, Hash), BlockError> {
+        let env = Env {
+            chain_id: &self.genesis.chain_id,
+            params: &self.genesis.params,
+            height: header.height,
+            time_ms: header.time_ms,
+        };
+        let start = self.state.checkpoint();
+        let mut results = Vec::with_capacity(txs.len());
+        let mut failure = None;
+        for (tx, ok) in txs.iter().zip(sig_ok) {
+            let included = match self.tx_location(&tx.id()) {
+                Ok(l) => l.is_some(),
+                Err(e) => {
+                    failure = Some(BlockError::Store(e));
+                    break;
+                }
+            };
+            let outcome = exec::apply_tx(&mut self.state, &env, tx, *ok, included);
+            results.push(TxResult { tx: tx.id(), outcome });
+        }
+        let writes = match failure {
+            Some(e) => Err(e),
+            None => invariants::check_block(&self.state)
+                .map_err(BlockError::Invariant)
+                .and_then(|()| self.state.write_set().map_err(|e| BlockError::Invariant(e.to_string()))),
+        };
+        self.state.rollback(start);
+        let writes = writes?;
+        let root = next_state_root(&self.head.state_root, &writes);
+        Ok((results, writes, root))
+    }
+
+    /// Commits an executed block in one atomic batch with `extra` entries (the node's commit
+    /// certificate), then updates the in-memory state.
+    pub fn commit(&mut self, executed: Executed, extra: Vec<(Vec<u8>, Vec<u8>)>) -> Result<BlockHeader, BlockError> {
+        let Executed { block, results, writes } = executed;
+        let h = &block.header;
+        if h.height != self.head.height + 1 || h.prev_hash != self.head.hash() {
+            return Err(BlockError::Height { expected: self.head.height + 1, got: h.height });
+        }
+        let mut batch = writes.clone();
+        for (i, tx) in block.txs.iter().enumerate() {
+            let loc = TxLocation { height: h.height, index: i as u32 };
+            let mut k = vec![b'X'];
+            k.extend_from_slice(&tx.id().0);
+            batch.push((k, Some(enc(&loc)?)));
+            for a in tx.addresses() {
+                let mut k = vec![b'Y'];
+                k.extend_from_slice(&a.0);
+                k.extend_from_slice(&h.height.to_be_bytes());
+                k.extend_from_slice(&(i as u32).to_be_bytes());
+                batch.push((k, Some(tx.id().0.to_vec())));
+            }
+        }
+        batch.push((height_key(b'B', h.height), Some(enc(&block)?)));
+        batch.push((height_key(b'Q', h.height), Some(enc(&results)?)));
+        batch.push((KEY_HEIGHT.to_vec(), Some(h.height.to_be_bytes().to_vec())));
+        for (k, v) in extra {
+            batch.push((k, Some(v)));
+        }
+        self.store.apply(batch)?;
+        for (k, v) in &writes {
+            self.state.load_entry(&k[1..], v.as_deref()).map_err(|e| BlockError::Invariant(e.to_string()))?;
+        }
+        self.head = block.header.clone();
+        Ok(block.header)
+    }
+
+    /// Executes and commits a block (a follower applying a decided block).
+    pub fn apply_block(
+        &mut self,
+        block: &Block,
+        extra: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(BlockHeader, Vec<TxResult>), BlockError> {
+        let executed = self.execute(block)?;
+        let results = executed.results.clone();
+        let header = self.commit(executed, extra)?;
+        Ok((header, results))
+    }
+
+    /// Checks every invariant over the whole committed state.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        invariants::check_all(&self.state)
+    }
+
+    /// Re-executes `tx` against the committed state as if it were in the next block, and
+    /// reports the result without changing anything (mempool admission, dry runs).
+    pub fn check_tx(&mut self, tx: &SignedTx) -> Result<(), Rejection> {
+        let env = Env {
+            chain_id: &self.genesis.chain_id,
+            params: &self.genesis.params,
+            height: self.head.height + 1,
+            time_ms: self.head.time_ms + 1,
+        };
+        let included = self.tx_location(&tx.id()).ok().flatten().is_some();
+        let ok = tx.verify_signature();
+        let start = self.state.checkpoint();
+        let outcome = exec::apply_tx(&mut self.state, &env, tx, ok, included);
+        self.state.rollback(start);
+        outcome.map(|_| ())
+    }
+}
+
+fn mismatch<T: PartialEq + std::fmt::Display>(field: &'static str, expected: T, got: T) -> Result<(), BlockError> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(BlockError::Mismatch { field, expected: expected.to_string(), got: got.to_string() })
+    }
+}
+
+fn load_block<S: Store>(store: &S, height: u64) -> Result<Option<Block>, StoreError> {
+    store.get(&height_key(b'B', height))?.map(|v| dec(&v, "block")).transpose()
+}
+
+/// Puts the genesis accounts and validators into an empty state; returns its write set.
+fn genesis_state(state: &mut State, genesis: &Genesis) -> Result<Batch, crate::state::CodecError> {
+    for a in &genesis.authorities {
+        let address = a.address();
+        state.accounts.put(
+            address,
+            Account {
+                address,
+                role: Role::Authority,
+                name: a.name.clone(),
+                jurisdiction: a.jurisdiction.clone(),
+                status: AccountStatus::Active,
+                frozen: None,
+                nonce: 0,
+                admitted_by: address,
+                admitted_at: 0,
+            },
+        );
+    }
+    state.set_meta(Meta { next_serial: 1, validators: genesis.validator_set(), ..Meta::default() });
+    state.write_set()
+}

@@ -1,0 +1,473 @@
+//! The ledger's state in memory: typed tables with an undo journal.
+//!
+//! Every change goes through [`Table::put`] / [`Table::del`], which remember the old
+//! value. A rejected transaction is undone by rolling the journal back to the mark taken
+//! before it; a block's write set is the set of keys the journal touched. This keeps
+//! transaction handlers ordinary code (`?` anywhere) while guaranteeing that a rejected
+//! transaction changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Amount;
+use crate::crypto::{Address, Hash};
+use crate::types::{Account, Attestation, Lot, LotState, Project, Retirement, Ticket, Validator};
+
+/// Most validators in a set.
+pub const VALIDATORS_MAX: usize = 100;
+
+/// One typed key-value table with an undo journal.
+#[derive(Debug, Clone)]
+pub struct Table<K, V> {
+    map: BTreeMap<K, V>,
+    journal: Vec<(K, Option<V>)>,
+}
+
+impl<K: Ord + Clone, V: Clone> Default for Table<K, V> {
+    fn default() -> Self {
+        Table { map: BTreeMap::new(), journal: Vec::new() }
+    }
+}
+
+impl<K: Ord + Clone, V: Clone> Table<K, V> {
+    /// The value at `k`.
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.map.get(k)
+    }
+
+    /// Whether `k` is present.
+    pub fn contains(&self, k: &K) -> bool {
+        self.map.contains_key(k)
+    }
+
+    /// Sets `k` to `v`, journaling the old value.
+    pub fn put(&mut self, k: K, v: V) {
+        let old = self.map.insert(k.clone(), v);
+        self.journal.push((k, old));
+    }
+
+    /// Removes `k`, journaling the old value.
+    pub fn del(&mut self, k: &K) {
+        if let Some(old) = self.map.remove(k) {
+            self.journal.push((k.clone(), Some(old)));
+        }
+    }
+
+    /// Entries in a key range.
+    pub fn range<R: std::ops::RangeBounds<K>>(&self, r: R) -> impl Iterator<Item = (&K, &V)> {
+        self.map.range(r)
+    }
+
+    /// All entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn mark(&self) -> usize {
+        self.journal.len()
+    }
+
+    fn rollback(&mut self, mark: usize) {
+        while self.journal.len() > mark {
+            let Some((k, old)) = self.journal.pop() else { break };
+            match old {
+                Some(v) => {
+                    self.map.insert(k, v);
+                }
+                None => {
+                    self.map.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// The value each journaled key had before the journal started.
+    pub fn originals(&self) -> BTreeMap<&K, Option<&V>> {
+        let mut out = BTreeMap::new();
+        for (k, old) in &self.journal {
+            out.entry(k).or_insert(old.as_ref());
+        }
+        out
+    }
+
+    /// Keys touched since the journal started.
+    pub fn touched(&self) -> BTreeSet<&K> {
+        self.journal.iter().map(|(k, _)| k).collect()
+    }
+}
+
+/// Something that went wrong encoding or decoding state entries.
+#[derive(Debug, thiserror::Error)]
+#[error("state entry in table {table}: {reason}")]
+pub struct CodecError {
+    /// Table tag.
+    pub table: char,
+    /// What failed.
+    pub reason: String,
+}
+
+trait Journaled {
+    fn mark(&self) -> usize;
+    fn rollback(&mut self, mark: usize);
+    fn clear_journal(&mut self);
+    fn write_set(&self, tag: u8, out: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), CodecError>;
+    fn load_entry(&mut self, key: &[u8], value: Option<&[u8]>, tag: u8) -> Result<(), CodecError>;
+}
+
+impl<K, V> Journaled for Table<K, V>
+where
+    K: Ord + Clone + Serialize + DeserializeOwned,
+    V: Clone + Serialize + DeserializeOwned,
+{
+    fn mark(&self) -> usize {
+        Table::mark(self)
+    }
+    fn rollback(&mut self, mark: usize) {
+        Table::rollback(self, mark)
+    }
+    fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
+    fn write_set(&self, tag: u8, out: &mut Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), CodecError> {
+        let err = |e: postcard::Error| CodecError { table: tag as char, reason: e.to_string() };
+        for k in self.touched() {
+            let key = state_key(tag, &postcard::to_allocvec(k).map_err(err)?);
+            let value = match self.map.get(k) {
+                Some(v) => Some(postcard::to_allocvec(v).map_err(err)?),
+                None => None,
+            };
+            out.push((key, value));
+        }
+        Ok(())
+    }
+    fn load_entry(&mut self, key: &[u8], value: Option<&[u8]>, tag: u8) -> Result<(), CodecError> {
+        let err = |e: postcard::Error| CodecError { table: tag as char, reason: e.to_string() };
+        let k: K = postcard::from_bytes(key).map_err(err)?;
+        match value {
+            Some(value) => {
+                let v: V = postcard::from_bytes(value).map_err(err)?;
+                self.map.insert(k, v);
+            }
+            None => {
+                self.map.remove(&k);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Store key of a state entry: `S`, the table tag, the postcard-encoded key.
+pub fn state_key(tag: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + key.len());
+    k.push(b'S');
+    k.push(tag);
+    k.extend_from_slice(key);
+    k
+}
+
+/// Quantities by lot state, across all tickets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Ever issued.
+    pub issued: Amount,
+    /// Active.
+    pub active: Amount,
+    /// Pledged.
+    pub pledged: Amount,
+    /// Frozen.
+    pub frozen: Amount,
+    /// Retired.
+    pub retired: Amount,
+    /// Cancelled.
+    pub cancelled: Amount,
+}
+
+impl Totals {
+    fn bucket(&mut self, s: &LotState) -> &mut Amount {
+        match s {
+            LotState::Active => &mut self.active,
+            LotState::Pledged { .. } => &mut self.pledged,
+            LotState::Frozen { .. } => &mut self.frozen,
+            LotState::Retired { .. } => &mut self.retired,
+            LotState::Cancelled { .. } => &mut self.cancelled,
+        }
+    }
+
+    /// active + pledged + frozen + retired + cancelled, `None` on overflow.
+    pub fn sum_of_states(&self) -> Option<Amount> {
+        self.active
+            .checked_add(self.pledged)?
+            .checked_add(self.frozen)?
+            .checked_add(self.retired)?
+            .checked_add(self.cancelled)
+    }
+}
+
+/// Ledger-wide values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Next unused serial number (serials start at 1).
+    pub next_serial: u64,
+    /// Number of retirements so far (ids are 1..=count).
+    pub retirements: u64,
+    /// Number of validator set changes so far.
+    pub valset_version: u64,
+    /// The current validator set, sorted by address.
+    pub validators: Vec<Validator>,
+    /// Totals by state.
+    pub totals: Totals,
+}
+
+/// Key of an attestation: project, report hash, verifier.
+pub type AttestationKey = (String, Hash, Address);
+
+/// The whole state.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Accounts by address.
+    pub accounts: Table<Address, Account>,
+    /// Projects by id.
+    pub projects: Table<String, Project>,
+    /// Attestations by (project, report hash, verifier).
+    pub attestations: Table<AttestationKey, Attestation>,
+    /// Tickets by id.
+    pub tickets: Table<String, Ticket>,
+    /// Lots by first serial.
+    pub lots: Table<u64, Lot>,
+    /// Retirements by id.
+    pub retirements: Table<u64, Retirement>,
+    /// Index: (holder, ticket, first serial) of every lot.
+    pub lots_by_holder: Table<(Address, String, u64), ()>,
+    /// Index: (ticket, first serial) of every lot.
+    pub lots_by_ticket: Table<(String, u64), ()>,
+    /// Index: (project, ticket id) of every ticket.
+    pub tickets_by_project: Table<(String, String), ()>,
+    /// Index: (beneficiary, retirement id).
+    pub retirements_by_beneficiary: Table<(String, u64), ()>,
+    /// Index: (ticket, retirement id).
+    pub retirements_by_ticket: Table<(String, u64), ()>,
+    /// Ledger-wide values (single entry at key 0).
+    pub meta: Table<u8, Meta>,
+}
+
+/// Marks of every table, to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint([usize; 12]);
+
+macro_rules! tables {
+    ($self:ident) => {
+        [
+            (b'a', &$self.accounts as &dyn Journaled),
+            (b'p', &$self.projects),
+            (b'v', &$self.attestations),
+            (b't', &$self.tickets),
+            (b'l', &$self.lots),
+            (b'r', &$self.retirements),
+            (b'H', &$self.lots_by_holder),
+            (b'T', &$self.lots_by_ticket),
+            (b'P', &$self.tickets_by_project),
+            (b'B', &$self.retirements_by_beneficiary),
+            (b'R', &$self.retirements_by_ticket),
+            (b'm', &$self.meta),
+        ]
+    };
+}
+
+macro_rules! tables_mut {
+    ($self:ident) => {
+        [
+            (b'a', &mut $self.accounts as &mut dyn Journaled),
+            (b'p', &mut $self.projects),
+            (b'v', &mut $self.attestations),
+            (b't', &mut $self.tickets),
+            (b'l', &mut $self.lots),
+            (b'r', &mut $self.retirements),
+            (b'H', &mut $self.lots_by_holder),
+            (b'T', &mut $self.lots_by_ticket),
+            (b'P', &mut $self.tickets_by_project),
+            (b'B', &mut $self.retirements_by_beneficiary),
+            (b'R', &mut $self.retirements_by_ticket),
+            (b'm', &mut $self.meta),
+        ]
+    };
+}
+
+impl State {
+    /// The ledger-wide values.
+    pub fn meta(&self) -> Meta {
+        self.meta.get(&0).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the ledger-wide values.
+    pub fn set_meta(&mut self, m: Meta) {
+        self.meta.put(0, m);
+    }
+
+    /// Stores a lot and keeps the indexes and totals in step. Lots are never removed:
+    /// splitting stores two lots, the original key keeping the lower serials.
+    pub fn put_lot(&mut self, lot: Lot) {
+        let mut meta = self.meta();
+        if let Some(old) = self.lots.get(&lot.first).cloned() {
+            if old.holder != lot.holder || old.ticket != lot.ticket {
+                self.lots_by_holder.del(&(old.holder, old.ticket.clone(), old.first));
+            }
+            let b = meta.totals.bucket(&old.state);
+            *b = b.checked_sub(old.amount()).unwrap_or(Amount::ZERO);
+        } else {
+            self.lots_by_ticket.put((lot.ticket.clone(), lot.first), ());
+        }
+        let b = meta.totals.bucket(&lot.state);
+        *b = b.checked_add(lot.amount()).unwrap_or(*b);
+        if !self.lots_by_holder.contains(&(lot.holder, lot.ticket.clone(), lot.first)) {
+            self.lots_by_holder.put((lot.holder, lot.ticket.clone(), lot.first), ());
+        }
+        self.set_meta(meta);
+        self.lots.put(lot.first, lot);
+    }
+
+    /// The lots of `holder` for `ticket`, lowest serials first.
+    pub fn lots_of(&self, holder: Address, ticket: &str) -> Vec<&Lot> {
+        let lo = (holder, ticket.to_string(), 0u64);
+        let hi = (holder, ticket.to_string(), u64::MAX);
+        self.lots_by_holder.range(lo..=hi).filter_map(|((_, _, first), _)| self.lots.get(first)).collect()
+    }
+
+    /// All lots of `holder`, by ticket then serial.
+    pub fn lots_of_holder(&self, holder: Address) -> Vec<&Lot> {
+        let lo = (holder, String::new(), 0u64);
+        self.lots_by_holder
+            .range(lo..)
+            .take_while(|((h, _, _), _)| *h == holder)
+            .filter_map(|((_, _, first), _)| self.lots.get(first))
+            .collect()
+    }
+
+    /// All lots of `ticket`, lowest serials first.
+    pub fn lots_of_ticket(&self, ticket: &str) -> Vec<&Lot> {
+        let lo = (ticket.to_string(), 0u64);
+        let hi = (ticket.to_string(), u64::MAX);
+        self.lots_by_ticket.range(lo..=hi).filter_map(|((_, first), _)| self.lots.get(first)).collect()
+    }
+
+    /// The tickets of `project`, by id.
+    pub fn tickets_of(&self, project: &str) -> Vec<&Ticket> {
+        let lo = (project.to_string(), String::new());
+        self.tickets_by_project
+            .range(lo..)
+            .take_while(|((p, _), _)| p == project)
+            .filter_map(|((_, t), _)| self.tickets.get(t))
+            .collect()
+    }
+
+    /// The attestations of `project`.
+    pub fn attestations_of(&self, project: &str) -> Vec<&Attestation> {
+        let lo = (project.to_string(), Hash::ZERO, Address::default());
+        self.attestations.range(lo..).take_while(|((p, _, _), _)| p == project).map(|(_, a)| a).collect()
+    }
+
+    /// Retirements for `beneficiary` (exact match), oldest first.
+    pub fn retirements_for(&self, beneficiary: &str) -> Vec<&Retirement> {
+        let lo = (beneficiary.to_string(), 0u64);
+        self.retirements_by_beneficiary
+            .range(lo..)
+            .take_while(|((b, _), _)| b == beneficiary)
+            .filter_map(|((_, id), _)| self.retirements.get(id))
+            .collect()
+    }
+
+    /// Retirements of `ticket`, oldest first.
+    pub fn retirements_of_ticket(&self, ticket: &str) -> Vec<&Retirement> {
+        let lo = (ticket.to_string(), 0u64);
+        self.retirements_by_ticket
+            .range(lo..)
+            .take_while(|((t, _), _)| t == ticket)
+            .filter_map(|((_, id), _)| self.retirements.get(id))
+            .collect()
+    }
+
+    /// A mark to roll back to.
+    pub fn checkpoint(&self) -> Checkpoint {
+        let mut marks = [0; 12];
+        for (i, (_, t)) in tables!(self).iter().enumerate() {
+            marks[i] = t.mark();
+        }
+        Checkpoint(marks)
+    }
+
+    /// Undoes every change since `cp`.
+    pub fn rollback(&mut self, cp: Checkpoint) {
+        for (i, (_, t)) in tables_mut!(self).into_iter().enumerate() {
+            t.rollback(cp.0[i]);
+        }
+    }
+
+    /// Forgets the journal (after a commit): the current values become the baseline.
+    pub fn clear_journal(&mut self) {
+        for (_, t) in tables_mut!(self) {
+            t.clear_journal();
+        }
+    }
+
+    /// The changes since the journal started, as store entries sorted by key
+    /// (`None` for a removed entry).
+    pub fn write_set(&self) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CodecError> {
+        let mut out = Vec::new();
+        for (tag, t) in tables!(self) {
+            t.write_set(tag, &mut out)?;
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Sets (or with `None` removes) one entry from its store form (key without the
+    /// leading `S`), without journaling: loading at start-up, applying a committed write set.
+    pub fn load_entry(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), CodecError> {
+        let Some((&tag, rest)) = key.split_first() else {
+            return Err(CodecError { table: '?', reason: "empty key".into() });
+        };
+        for (t, table) in tables_mut!(self) {
+            if t == tag {
+                return table.load_entry(rest, value, tag);
+            }
+        }
+        Err(CodecError { table: tag as char, reason: "unknown table".into() })
+    }
+}
+
+/// Checks a validator set: 1 to [`VALIDATORS_MAX`] validators, valid distinct keys,
+/// positive powers whose total fits in a u64.
+pub fn check_validator_set(set: &[Validator]) -> Result<(), String> {
+    if set.is_empty() {
+        return Err("the set is empty".into());
+    }
+    if set.len() > VALIDATORS_MAX {
+        return Err(format!("more than {VALIDATORS_MAX} validators"));
+    }
+    let mut keys = BTreeSet::new();
+    let mut total: u64 = 0;
+    for v in set {
+        if ed25519_dalek::VerifyingKey::from_bytes(&v.public_key).map(|k| k.is_weak()).unwrap_or(true) {
+            return Err(format!("validator {:?} has an invalid public key", v.name));
+        }
+        if !keys.insert(v.public_key) {
+            return Err(format!("validator key of {:?} appears twice", v.name));
+        }
+        if v.power == 0 {
+            return Err(format!("validator {:?} has zero voting power", v.name));
+        }
+        total = total.checked_add(v.power).ok_or("total voting power overflows")?;
+    }
+    Ok(())
+}
