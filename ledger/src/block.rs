@@ -182,9 +182,6 @@ pub enum Rejection {
         /// This block.
         height: u64,
     },
-    /// The same transaction id is already in the chain.
-    #[error("transaction {0} was already included in an earlier block")]
-    AlreadyIncluded(TxId),
     /// Not an admitted account.
     #[error("account {0} is not admitted")]
     UnknownAccount(Address),
@@ -342,7 +339,6 @@ impl Rejection {
             Rejection::StaleNonce { .. } => 4,
             Rejection::FutureNonce { .. } => 5,
             Rejection::Expired { .. } => 6,
-            Rejection::AlreadyIncluded(_) => 7,
             Rejection::UnknownAccount(_) => 10,
             Rejection::AccountSuspended(_) => 11,
             Rejection::AccountFrozen { .. } => 12,

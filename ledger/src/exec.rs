@@ -26,30 +26,18 @@ pub const ID_BYTES_MAX: usize = 64;
 type Outcome = Result<Accepted, Rejection>;
 
 /// Executes one transaction; a rejected transaction leaves `state` exactly as it was.
-/// `signature_ok` and `already_included` come from the caller (batch verification and
-/// the transaction index).
-pub(crate) fn apply_tx(
-    state: &mut State,
-    env: &Env<'_>,
-    tx: &SignedTx,
-    signature_ok: bool,
-    already_included: bool,
-) -> Outcome {
+/// `signature_ok` comes from the caller (batch verification). Replays are stopped by the
+/// nonce: an accepted transaction's nonce is used, so the same bytes are a stale nonce.
+pub(crate) fn apply_tx(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: bool) -> Outcome {
     let cp = state.checkpoint();
-    let outcome = apply_checked(state, env, tx, signature_ok, already_included);
+    let outcome = apply_checked(state, env, tx, signature_ok);
     if outcome.is_err() {
         state.rollback(cp);
     }
     outcome
 }
 
-fn apply_checked(
-    state: &mut State,
-    env: &Env<'_>,
-    tx: &SignedTx,
-    signature_ok: bool,
-    already_included: bool,
-) -> Outcome {
+fn apply_checked(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: bool) -> Outcome {
     if !signature_ok {
         return Err(Rejection::BadSignature);
     }
@@ -63,9 +51,6 @@ fn apply_checked(
     }
     if body.expiry_height != 0 && env.height > body.expiry_height {
         return Err(Rejection::Expired { expiry_height: body.expiry_height, height: env.height });
-    }
-    if already_included {
-        return Err(Rejection::AlreadyIncluded(tx.id()));
     }
     let mut signer = active_account(state, body.signer)?.clone();
     let expected = signer.nonce + 1;

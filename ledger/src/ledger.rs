@@ -120,6 +120,10 @@ pub struct TxLocation {
     pub height: u64,
     /// Position in the block.
     pub index: u32,
+    /// Whether it was accepted there. A rejected transaction may be included again later
+    /// (its nonce was not used); the index then points to the newest inclusion, but never
+    /// away from an acceptance.
+    pub accepted: bool,
 }
 
 /// The deterministic state machine over a [`Store`].
@@ -319,7 +323,8 @@ impl<S: Store> Ledger<S> {
             let height = u64::from_be_bytes(rest[..8].try_into().map_err(|_| StoreError::Corrupt("height".into()))?);
             let index = u32::from_be_bytes(rest[8..].try_into().map_err(|_| StoreError::Corrupt("index".into()))?);
             let id: [u8; 32] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt("tx id".into()))?;
-            out.push((TxLocation { height, index }, Hash(id)));
+            let accepted = self.tx_location(&Hash(id))?.is_some_and(|l| l.accepted && l.height == height);
+            out.push((TxLocation { height, index, accepted }, Hash(id)));
         }
         Ok(out)
     }
@@ -333,8 +338,6 @@ impl<S: Store> Ledger<S> {
         proposer: Address,
         candidates: Vec<SignedTx>,
     ) -> Result<Executed, BlockError> {
-        let height = self.head.height + 1;
-        let time_ms = time_ms.max(self.head.time_ms + 1);
         let p = &self.genesis.params;
         let items: Vec<Vec<u8>> = candidates.iter().map(SignedTx::signing_message).collect();
         let sig_ok = crypto::verify_signatures(
@@ -351,7 +354,7 @@ impl<S: Store> Ledger<S> {
             if !ok
                 || tx.wire_size() > p.tx_bytes_max as usize
                 || !seen.insert(tx.id())
-                || self.tx_location(&tx.id())?.is_some()
+                || self.tx_location(&tx.id())?.is_some_and(|l| l.accepted)
             {
                 continue;
             }
@@ -361,11 +364,22 @@ impl<S: Store> Ledger<S> {
             bytes += tx.wire_size() as u64;
             txs.push(tx);
         }
+        self.assemble(time_ms, proposer, txs)
+    }
+
+    /// Executes `txs` (whose signatures are known to verify) as the next block and fills in
+    /// its header.
+    pub(crate) fn assemble(
+        &mut self,
+        time_ms: u64,
+        proposer: Address,
+        txs: Vec<SignedTx>,
+    ) -> Result<Executed, BlockError> {
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
-            height,
+            height: self.head.height + 1,
             prev_hash: self.head.hash(),
-            time_ms,
+            time_ms: time_ms.max(self.head.time_ms + 1),
             proposer,
             tx_root: block::tx_root(&txs),
             results_root: Hash::ZERO,
@@ -445,24 +459,13 @@ impl<S: Store> Ledger<S> {
         };
         let start = self.state.checkpoint();
         let mut results = Vec::with_capacity(txs.len());
-        let mut failure = None;
         for (tx, ok) in txs.iter().zip(sig_ok) {
-            let included = match self.tx_location(&tx.id()) {
-                Ok(l) => l.is_some(),
-                Err(e) => {
-                    failure = Some(BlockError::Store(e));
-                    break;
-                }
-            };
-            let outcome = exec::apply_tx(&mut self.state, &env, tx, *ok, included);
+            let outcome = exec::apply_tx(&mut self.state, &env, tx, *ok);
             results.push(TxResult { tx: tx.id(), outcome });
         }
-        let writes = match failure {
-            Some(e) => Err(e),
-            None => invariants::check_block(&self.state)
-                .map_err(BlockError::Invariant)
-                .and_then(|()| self.state.write_set().map_err(|e| BlockError::Invariant(e.to_string()))),
-        };
+        let writes = invariants::check_block(&self.state)
+            .map_err(BlockError::Invariant)
+            .and_then(|()| self.state.write_set().map_err(|e| BlockError::Invariant(e.to_string())));
         self.state.rollback(start);
         let writes = writes?;
         let root = next_state_root(&self.head.state_root, &writes);
@@ -478,11 +481,13 @@ impl<S: Store> Ledger<S> {
             return Err(BlockError::Height { expected: self.head.height + 1, got: h.height });
         }
         let mut batch = writes.clone();
-        for (i, tx) in block.txs.iter().enumerate() {
-            let loc = TxLocation { height: h.height, index: i as u32 };
-            let mut k = vec![b'X'];
-            k.extend_from_slice(&tx.id().0);
-            batch.push((k, Some(enc(&loc)?)));
+        for (i, (tx, result)) in block.txs.iter().zip(&results).enumerate() {
+            let loc = TxLocation { height: h.height, index: i as u32, accepted: result.is_accepted() };
+            if !self.tx_location(&tx.id())?.is_some_and(|l| l.accepted) {
+                let mut k = vec![b'X'];
+                k.extend_from_slice(&tx.id().0);
+                batch.push((k, Some(enc(&loc)?)));
+            }
             for a in tx.addresses() {
                 let mut k = vec![b'Y'];
                 k.extend_from_slice(&a.0);
@@ -531,10 +536,9 @@ impl<S: Store> Ledger<S> {
             height: self.head.height + 1,
             time_ms: self.head.time_ms + 1,
         };
-        let included = self.tx_location(&tx.id()).ok().flatten().is_some();
         let ok = tx.verify_signature();
         let start = self.state.checkpoint();
-        let outcome = exec::apply_tx(&mut self.state, &env, tx, ok, included);
+        let outcome = exec::apply_tx(&mut self.state, &env, tx, ok);
         self.state.rollback(start);
         outcome.map(|_| ())
     }

@@ -28,3 +28,6 @@ pub use genesis::{Genesis, Params};
 pub use ledger::{next_state_root, BlockError, Executed, Ledger, OpenError, TxLocation};
 pub use store::{MemStore, SledStore, Store, StoreError};
 pub use tx::{SignedTx, TxBody, TxKind};
+
+#[cfg(test)]
+mod tests;
