@@ -450,13 +450,26 @@ impl Cx<'_, '_> {
         desc: &str,
     ) -> Result<Vec<Lot>, Rejection> {
         positive(quantity)?;
-        let candidates: Vec<Lot> =
-            self.state.lots_of(holder, ticket).into_iter().filter(|l| wanted(&l.state)).cloned().collect();
-        let mut available = Amount::ZERO;
-        for l in &candidates {
-            available = available.checked_add(l.amount()).ok_or(Rejection::AmountOverflow)?;
+        // Walk the holder's lots lowest serials first and stop once enough is found; only a
+        // shortfall needs the full sum (for the error message).
+        let mut candidates: Vec<Lot> = Vec::new();
+        let mut found = 0u64;
+        for l in self.state.lots_of(holder, ticket) {
+            if found >= quantity.kg() {
+                break;
+            }
+            if wanted(&l.state) {
+                found = found.saturating_add(l.amount().kg());
+                candidates.push(l.clone());
+            }
         }
-        if available < quantity {
+        if found < quantity.kg() {
+            let available = self
+                .state
+                .lots_of(holder, ticket)
+                .into_iter()
+                .filter(|l| wanted(&l.state))
+                .fold(Amount::ZERO, |acc, l| acc.checked_add(l.amount()).unwrap_or(acc));
             return Err(Rejection::InsufficientUnits {
                 holder,
                 ticket: ticket.to_string(),
@@ -686,13 +699,14 @@ impl Cx<'_, '_> {
         let mut new_set = t.validators.clone();
         new_set.sort_by_key(Validator::address);
         let mut meta = self.state.meta();
+        let current = self.state.validators().to_vec();
         let version = meta.valset_version + 1;
         let message = valset_approval_message(self.env.chain_id, version, &new_set);
-        let total: u64 = meta.validators.iter().map(|v| v.power).sum();
+        let total: u64 = current.iter().map(|v| v.power).sum();
         let mut approved: u64 = 0;
         let mut seen = std::collections::BTreeSet::new();
         for (i, a) in t.approvals.iter().enumerate() {
-            let validator = meta.validators.iter().find(|v| v.public_key == a.public_key);
+            let validator = current.iter().find(|v| v.public_key == a.public_key);
             let ok = validator.is_some() && crypto::verify_signature(&a.public_key, &message, &a.signature);
             let Some(v) = validator.filter(|_| ok) else {
                 return Err(Rejection::BadApproval { index: i as u32 });
@@ -704,9 +718,9 @@ impl Cx<'_, '_> {
         if u128::from(approved) * 3 <= u128::from(total) * 2 {
             return Err(Rejection::NotEnoughApprovals { approved, total });
         }
-        meta.validators = new_set;
         meta.valset_version = version;
         self.state.set_meta(meta);
+        self.state.validator_set.put(0, new_set);
         Ok(Accepted::default())
     }
 }

@@ -271,7 +271,7 @@ impl<S: Store> Ledger<S> {
 
     /// The validator set that decides the next block.
     pub fn validators(&self) -> Vec<Validator> {
-        self.state.meta().validators
+        self.state.validators().to_vec()
     }
 
     /// The next nonce `address` must use, if it is admitted.
@@ -384,7 +384,7 @@ impl<S: Store> Ledger<S> {
             tx_root: block::tx_root(&txs),
             results_root: Hash::ZERO,
             state_root: Hash::ZERO,
-            validator_set_hash: block::validator_set_hash(&self.state.meta().validators),
+            validator_set_hash: block::validator_set_hash(self.state.validators()),
             tx_count: txs.len() as u32,
         };
         let ok = vec![true; txs.len()];
@@ -420,7 +420,7 @@ impl<S: Store> Ledger<S> {
         }
         mismatch("tx_count", block.txs.len() as u32, h.tx_count)?;
         mismatch("tx_root", block::tx_root(&block.txs), h.tx_root)?;
-        mismatch("validator_set_hash", block::validator_set_hash(&self.state.meta().validators), h.validator_set_hash)?;
+        mismatch("validator_set_hash", block::validator_set_hash(self.state.validators()), h.validator_set_hash)?;
         let mut seen = BTreeSet::new();
         if let Some(t) = block.txs.iter().find(|t| !seen.insert(t.id())) {
             return Err(BlockError::DuplicateTx(t.id()));
@@ -575,6 +575,7 @@ fn genesis_state(state: &mut State, genesis: &Genesis) -> Result<Batch, crate::s
             },
         );
     }
-    state.set_meta(Meta { next_serial: 1, validators: genesis.validator_set(), ..Meta::default() });
+    state.set_meta(Meta { next_serial: 1, ..Meta::default() });
+    state.validator_set.put(0, genesis.validator_set());
     state.write_set()
 }

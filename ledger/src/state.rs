@@ -224,8 +224,6 @@ pub struct Meta {
     pub retirements: u64,
     /// Number of validator set changes so far.
     pub valset_version: u64,
-    /// The current validator set, sorted by address.
-    pub validators: Vec<Validator>,
     /// Totals by state.
     pub totals: Totals,
 }
@@ -260,11 +258,13 @@ pub struct State {
     pub retirements_by_ticket: Table<(String, u64), ()>,
     /// Ledger-wide values (single entry at key 0).
     pub meta: Table<u8, Meta>,
+    /// The validator set that decides the next block, sorted by address (single entry at key 0).
+    pub validator_set: Table<u8, Vec<Validator>>,
 }
 
 /// Marks of every table, to roll back to.
 #[derive(Debug, Clone, Copy)]
-pub struct Checkpoint([usize; 12]);
+pub struct Checkpoint([usize; 13]);
 
 macro_rules! tables {
     ($self:ident) => {
@@ -281,6 +281,7 @@ macro_rules! tables {
             (b'B', &$self.retirements_by_beneficiary),
             (b'R', &$self.retirements_by_ticket),
             (b'm', &$self.meta),
+            (b'V', &$self.validator_set),
         ]
     };
 }
@@ -300,6 +301,7 @@ macro_rules! tables_mut {
             (b'B', &mut $self.retirements_by_beneficiary),
             (b'R', &mut $self.retirements_by_ticket),
             (b'm', &mut $self.meta),
+            (b'V', &mut $self.validator_set),
         ]
     };
 }
@@ -313,6 +315,11 @@ impl State {
     /// Replaces the ledger-wide values.
     pub fn set_meta(&mut self, m: Meta) {
         self.meta.put(0, m);
+    }
+
+    /// The validator set that decides the next block.
+    pub fn validators(&self) -> &[Validator] {
+        self.validator_set.get(&0).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Stores a lot and keeps the indexes and totals in step. Lots are never removed:
@@ -333,15 +340,17 @@ impl State {
         if !self.lots_by_holder.contains(&(lot.holder, lot.ticket.clone(), lot.first)) {
             self.lots_by_holder.put((lot.holder, lot.ticket.clone(), lot.first), ());
         }
-        self.set_meta(meta);
+        if self.meta.get(&0) != Some(&meta) {
+            self.set_meta(meta);
+        }
         self.lots.put(lot.first, lot);
     }
 
     /// The lots of `holder` for `ticket`, lowest serials first.
-    pub fn lots_of(&self, holder: Address, ticket: &str) -> Vec<&Lot> {
+    pub fn lots_of(&self, holder: Address, ticket: &str) -> impl Iterator<Item = &Lot> + '_ {
         let lo = (holder, ticket.to_string(), 0u64);
         let hi = (holder, ticket.to_string(), u64::MAX);
-        self.lots_by_holder.range(lo..=hi).filter_map(|((_, _, first), _)| self.lots.get(first)).collect()
+        self.lots_by_holder.range(lo..=hi).filter_map(|((_, _, first), _)| self.lots.get(first))
     }
 
     /// All lots of `holder`, by ticket then serial.
@@ -399,7 +408,7 @@ impl State {
 
     /// A mark to roll back to.
     pub fn checkpoint(&self) -> Checkpoint {
-        let mut marks = [0; 12];
+        let mut marks = [0; 13];
         for (i, (_, t)) in tables!(self).iter().enumerate() {
             marks[i] = t.mark();
         }
