@@ -209,6 +209,17 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    // The signature share of the work: batch verification of one block's signatures alone.
+    let txs = b.transfers();
+    let messages: Vec<Vec<u8>> = txs.iter().map(SignedTx::signing_message).collect();
+    let items: Vec<(&[u8; 32], &[u8], &[u8; 64])> =
+        txs.iter().zip(&messages).map(|(t, m)| (t.public_key(), m.as_slice(), t.signature())).collect();
+    group.bench_function("batch_verify_1000_signatures", |bencher| {
+        bencher.iter(|| assert!(bct_ledger::crypto::verify_signatures(&items).iter().all(|ok| *ok)))
+    });
+    group.bench_function("verify_1000_signatures_one_by_one", |bencher| {
+        bencher.iter(|| assert!(items.iter().all(|(k, m, s)| bct_ledger::crypto::verify_signature(k, m, s))))
+    });
     group.finish();
 }
 

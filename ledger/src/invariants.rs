@@ -1,17 +1,16 @@
 //! The invariants checked after every block. A failure is a bug: the block is not
 //! committed and the node stops.
 
-use std::collections::BTreeSet;
-
 use crate::amount::Amount;
 use crate::state::{State, Totals};
 use crate::types::LotState;
 
-/// Checks the invariants over what the current block touched (the state's journal):
-/// touched tickets are covered exactly by their lots, totals reconcile, nonces only grow,
-/// final lots never change, and the holder index matches touched lots.
+/// Checks the invariants over what the current block touched (the state's journal): every
+/// touched lot lies inside its ticket and meets its neighbours exactly (so, since lots are
+/// never removed, every ticket stays covered without gap or overlap), totals reconcile,
+/// nonces only grow, final lots never change, and the holder index matches touched lots.
+/// [`check_all`] walks the whole state instead; the tests run both after every block.
 pub fn check_block(state: &State) -> Result<(), String> {
-    let mut tickets: BTreeSet<String> = state.tickets.touched().into_iter().cloned().collect();
     for (first, original) in state.lots.originals() {
         let Some(lot) = state.lots.get(first) else {
             return Err(format!("lot {first} was removed"));
@@ -24,7 +23,7 @@ pub fn check_block(state: &State) -> Result<(), String> {
         if !state.lots_by_holder.contains(&(lot.holder, lot.ticket.clone(), lot.first)) {
             return Err(format!("lot {first} is missing from the holder index"));
         }
-        tickets.insert(lot.ticket.clone());
+        check_neighbours(state, lot)?;
     }
     for (addr, original) in state.accounts.originals() {
         if let (Some(orig), Some(now)) = (original, state.accounts.get(addr)) {
@@ -33,10 +32,43 @@ pub fn check_block(state: &State) -> Result<(), String> {
             }
         }
     }
-    for t in &tickets {
-        check_ticket(state, t)?;
-    }
     check_totals(&state.meta().totals)
+}
+
+/// A lot lies within its ticket's serial block, and the lots just below and above it (by
+/// serial) continue it exactly when they belong to the same ticket.
+fn check_neighbours(state: &State, lot: &crate::types::Lot) -> Result<(), String> {
+    let id = &lot.ticket;
+    let ticket = state.tickets.get(id).ok_or_else(|| format!("lot {} belongs to unknown ticket {id}", lot.first))?;
+    if lot.first < ticket.serial_first || lot.last > ticket.serial_last || lot.last < lot.first {
+        return Err(format!("lot {}..={} lies outside ticket {id}", lot.first, lot.last));
+    }
+    let below = state.lots.range(..lot.first).next_back().map(|(_, l)| l);
+    match below {
+        Some(b) if b.ticket == *id && b.last + 1 != lot.first => {
+            return Err(format!("ticket {id}: lot {}..={} is not followed by lot {}", b.first, b.last, lot.first));
+        }
+        Some(b) if b.ticket != *id && lot.first != ticket.serial_first => {
+            return Err(format!("ticket {id}: no lot covers the serials before {}", lot.first));
+        }
+        None if lot.first != ticket.serial_first => {
+            return Err(format!("ticket {id}: no lot covers the serials before {}", lot.first));
+        }
+        _ => {}
+    }
+    let above = state.lots.range(lot.first + 1..).next().map(|(_, l)| l);
+    match above {
+        Some(a) if a.ticket == *id && lot.last + 1 != a.first => {
+            Err(format!("ticket {id}: lot {}..={} is not followed by lot {}", lot.first, lot.last, a.first))
+        }
+        Some(a) if a.ticket != *id && lot.last != ticket.serial_last => {
+            Err(format!("ticket {id}: no lot covers the serials after {}", lot.last))
+        }
+        None if lot.last != ticket.serial_last => {
+            Err(format!("ticket {id}: no lot covers the serials after {}", lot.last))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Checks every invariant over the whole state (start-up, tests).

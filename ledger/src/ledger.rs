@@ -330,8 +330,9 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Builds the next block from `candidates` (a proposer's job): leaves out transactions
-    /// with bad signatures, repeats, those already in the chain, and those past the block
-    /// limits; executes the rest and fills in the header. Nothing is committed.
+    /// with bad signatures, repeats, used nonces (which covers every transaction already
+    /// accepted), and those past the block limits; executes the rest and fills in the header.
+    /// Nothing is committed.
     pub fn build_block(
         &mut self,
         time_ms: u64,
@@ -354,7 +355,7 @@ impl<S: Store> Ledger<S> {
             if !ok
                 || tx.wire_size() > p.tx_bytes_max as usize
                 || !seen.insert(tx.id())
-                || self.tx_location(&tx.id())?.is_some_and(|l| l.accepted)
+                || self.next_nonce(&tx.body().signer).is_some_and(|n| tx.body().nonce < n)
             {
                 continue;
             }
@@ -483,7 +484,9 @@ impl<S: Store> Ledger<S> {
         let mut batch = writes.clone();
         for (i, (tx, result)) in block.txs.iter().zip(&results).enumerate() {
             let loc = TxLocation { height: h.height, index: i as u32, accepted: result.is_accepted() };
-            if !self.tx_location(&tx.id())?.is_some_and(|l| l.accepted) {
+            // An accepted transaction was never accepted before (its nonce would be used), so
+            // only a rejected one needs a look at the index, which must keep an acceptance.
+            if result.is_accepted() || !self.tx_location(&tx.id())?.is_some_and(|l| l.accepted) {
                 let mut k = vec![b'X'];
                 k.extend_from_slice(&tx.id().0);
                 batch.push((k, Some(enc(&loc)?)));

@@ -56,7 +56,7 @@ impl<K: Ord + Clone, V: Clone> Table<K, V> {
     }
 
     /// Entries in a key range.
-    pub fn range<R: std::ops::RangeBounds<K>>(&self, r: R) -> impl Iterator<Item = (&K, &V)> {
+    pub fn range<R: std::ops::RangeBounds<K>>(&self, r: R) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.map.range(r)
     }
 

@@ -83,7 +83,15 @@ fn nonces_must_be_exactly_next() {
     assert_eq!(c.rejects_tx(future), Rejection::FutureNonce { expected: 1, got: 3 });
     c.ok(&owner(), transfer(&ticket, &buyer(), 1));
     let stale = sign_with(&owner(), CHAIN, 1, 0, transfer(&ticket, &buyer(), 2));
-    assert_eq!(c.rejects_tx(stale), Rejection::StaleNonce { expected: 2, got: 1 });
+    assert_eq!(c.ledger.check_tx(&stale), Err(Rejection::StaleNonce { expected: 2, got: 1 }));
+    assert!(c.block(vec![stale.clone()]).is_empty(), "the proposer leaves out used nonces");
+    // A block that carries it anyway records the rejection and changes nothing.
+    let root = c.ledger.state_root();
+    c.time += 1000;
+    let executed = c.ledger.assemble(c.time, addr(&key(200)), vec![stale]).expect("assembles");
+    assert_eq!(executed.results[0].outcome, Err(Rejection::StaleNonce { expected: 2, got: 1 }));
+    c.ledger.commit(executed, vec![]).expect("commits");
+    assert_eq!(c.ledger.state_root(), root);
     c.ok(&owner(), transfer(&ticket, &buyer(), 1));
     assert_eq!(c.held(&buyer(), &ticket, "active"), t(2));
 }
