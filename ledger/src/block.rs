@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::amount::Amount;
 use crate::crypto::{self, Address, Hash, TxId};
 use crate::tx::SignedTx;
-use crate::types::{Role, Validator};
+use crate::types::{Role, SerialRange, Validator};
 
 /// A block header. Its hash ([`BlockHeader::hash`]) is over [`BlockHeader::canonical_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,12 +107,16 @@ pub struct TxResult {
 }
 
 impl TxResult {
-    /// Bytes of the result's Merkle leaf: tx id (32) || 0x00 for accepted, or 0x01 || the
-    /// rejection code (u16, big-endian).
+    /// Bytes of the result's Merkle leaf: tx id (32), then for an accepted transaction 0x00
+    /// and [`Accepted::canonical_bytes`], or for a rejected one 0x01 and the rejection code
+    /// (u16, big-endian). A certificate thus proves the retirement id and exact serials.
     pub fn leaf_bytes(&self) -> Vec<u8> {
         let mut b = self.tx.0.to_vec();
         match &self.outcome {
-            Ok(_) => b.push(0),
+            Ok(a) => {
+                b.push(0);
+                b.extend_from_slice(&a.canonical_bytes());
+            }
             Err(r) => {
                 b.push(1);
                 b.extend_from_slice(&r.code().to_be_bytes());
@@ -134,6 +138,29 @@ pub struct Accepted {
     pub ticket: Option<String>,
     /// A retirement id (retire).
     pub retirement: Option<u64>,
+    /// The exact serials retired (retire), lowest first.
+    pub serials: Vec<SerialRange>,
+}
+
+impl Accepted {
+    /// u32 length + ticket id (empty if none), u64 retirement id (0 if none), u32 count, then
+    /// per serial range: u32 length + ticket id, u64 first, u64 last. Integers big-endian.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        fn text(b: &mut Vec<u8>, s: &str) {
+            b.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            b.extend_from_slice(s.as_bytes());
+        }
+        let mut b = Vec::new();
+        text(&mut b, self.ticket.as_deref().unwrap_or(""));
+        b.extend_from_slice(&self.retirement.unwrap_or(0).to_be_bytes());
+        b.extend_from_slice(&(self.serials.len() as u32).to_be_bytes());
+        for r in &self.serials {
+            text(&mut b, &r.ticket);
+            b.extend_from_slice(&r.first.to_be_bytes());
+            b.extend_from_slice(&r.last.to_be_bytes());
+        }
+        b
+    }
 }
 
 /// Why a transaction was rejected. A rejected transaction changes nothing, not even the nonce.

@@ -1,7 +1,7 @@
 //! Hashes, addresses, signatures and Merkle trees: every byte that is signed or hashed.
 //!
 //! `docs/PROTOCOL.md` describes these constructions for implementers in other
-//! languages; its test vectors are recomputed by `ledger/tests/protocol_vectors.rs`.
+//! languages; its test vectors are recomputed by `proto/tests/protocol_vectors.rs`.
 
 use std::fmt;
 use std::str::FromStr;

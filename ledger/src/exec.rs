@@ -435,7 +435,7 @@ impl Cx<'_, '_> {
         self.state.tickets_by_project.put((t.project.clone(), id.clone()), ());
         self.state.tickets.put(id.clone(), ticket);
         self.state.put_lot(Lot { ticket: id.clone(), first, last, holder: recipient, state: LotState::Active });
-        Ok(Accepted { ticket: Some(id), retirement: None })
+        Ok(Accepted { ticket: Some(id), ..Accepted::default() })
     }
 
     /// Takes `quantity` from `holder`'s lots of `ticket` that match `wanted`, lowest serials
@@ -550,8 +550,9 @@ impl Cx<'_, '_> {
         };
         self.state.retirements_by_beneficiary.put((t.beneficiary.clone(), id), ());
         self.state.retirements_by_ticket.put((t.ticket.clone(), id), ());
+        let serials = r.serials.clone();
         self.state.retirements.put(id, r);
-        Ok(Accepted { ticket: None, retirement: Some(id) })
+        Ok(Accepted { ticket: None, retirement: Some(id), serials })
     }
 
     fn pledge(&mut self, t: &Pledge) -> Outcome {

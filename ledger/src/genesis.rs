@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::Address;
 use crate::types::Validator;
 
+/// The largest `tx_bytes_max` a genesis may set: the size limit of a signed transaction on
+/// the wire (body + 32-byte key + 64-byte signature, as counted by `SignedTx::wire_size`).
+pub const TX_BYTES_MAX_LIMIT: u32 = 16 * 1024;
+
 /// Network-wide parameters, fixed at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Params {
@@ -113,6 +117,9 @@ impl Genesis {
         }
         if self.params.block_txs_max == 0 || self.params.tx_bytes_max == 0 {
             return bad("params.block_txs_max and params.tx_bytes_max must be positive");
+        }
+        if self.params.tx_bytes_max > TX_BYTES_MAX_LIMIT {
+            return bad("params.tx_bytes_max may not exceed 16384 (the wire limit of a signed transaction)");
         }
         let mut addrs: Vec<Address> = self.authorities.iter().map(GenesisAccount::address).collect();
         addrs.sort();

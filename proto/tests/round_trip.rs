@@ -184,8 +184,15 @@ fn every_rejection() -> Vec<Rejection> {
 fn results_and_every_rejection_round_trip() {
     let mut results = vec![
         TxResult { tx: Hash::of(b"a"), outcome: Ok(Accepted::default()) },
-        TxResult { tx: Hash::of(b"b"), outcome: Ok(Accepted { ticket: Some("T-1".into()), retirement: None }) },
-        TxResult { tx: Hash::of(b"c"), outcome: Ok(Accepted { ticket: None, retirement: Some(7) }) },
+        TxResult { tx: Hash::of(b"b"), outcome: Ok(Accepted { ticket: Some("T-1".into()), ..Accepted::default() }) },
+        TxResult {
+            tx: Hash::of(b"c"),
+            outcome: Ok(Accepted {
+                ticket: None,
+                retirement: Some(7),
+                serials: vec![bct_ledger::types::SerialRange { ticket: "T-1".into(), first: 10, last: 19 }],
+            }),
+        },
     ];
     for (i, r) in every_rejection().into_iter().enumerate() {
         let p = pb::Rejection::from(&r);

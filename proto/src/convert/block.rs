@@ -68,7 +68,11 @@ impl From<&TxResult> for pb::TxResult {
     fn from(t: &TxResult) -> pb::TxResult {
         use pb::tx_result::Outcome;
         let outcome = match &t.outcome {
-            Ok(a) => Outcome::Accepted(pb::Accepted { ticket: a.ticket.clone(), retirement: a.retirement }),
+            Ok(a) => Outcome::Accepted(pb::Accepted {
+                ticket: a.ticket.clone(),
+                retirement: a.retirement,
+                serials: a.serials.iter().map(pb::SerialRange::from).collect(),
+            }),
             Err(e) => Outcome::Rejected(e.into()),
         };
         pb::TxResult { tx_id: t.tx.0.to_vec(), outcome: Some(outcome) }
@@ -78,7 +82,14 @@ impl From<&TxResult> for pb::TxResult {
 pub(crate) fn tx_result_from_pb(t: pb::TxResult, at: At<'_>) -> Result<TxResult, ProtoError> {
     use pb::tx_result::Outcome;
     let outcome = match t.outcome.ok_or_else(|| at.none_set("outcome (accepted or rejected)"))? {
-        Outcome::Accepted(a) => Ok(Accepted { ticket: a.ticket, retirement: a.retirement }),
+        Outcome::Accepted(a) => {
+            let serials = a
+                .serials
+                .into_iter()
+                .map(|r| super::state::serial_range_from_pb(r, at.field("accepted.serials")))
+                .collect::<Result<_, _>>()?;
+            Ok(Accepted { ticket: a.ticket, retirement: a.retirement, serials })
+        }
         Outcome::Rejected(r) => Err(rejection_from_pb(r, at.field("rejected"))?),
     };
     Ok(TxResult { tx: hash(&t.tx_id, at.field("tx_id"))?, outcome })

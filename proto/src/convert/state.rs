@@ -221,7 +221,7 @@ impl From<&SerialRange> for pb::SerialRange {
     }
 }
 
-fn serial_range_from_pb(r: pb::SerialRange, _at: At<'_>) -> Result<SerialRange, ProtoError> {
+pub(crate) fn serial_range_from_pb(r: pb::SerialRange, _at: At<'_>) -> Result<SerialRange, ProtoError> {
     Ok(SerialRange { ticket: r.ticket, first: r.first, last: r.last })
 }
 into_ledger!(pb::SerialRange => SerialRange, "serial_range", serial_range_from_pb);
