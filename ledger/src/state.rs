@@ -93,6 +93,16 @@ impl<K: Ord + Clone, V: Clone> Table<K, V> {
         }
     }
 
+    /// Sets a value without journaling (derived indexes kept in step with committed entries).
+    fn raw_insert(&mut self, k: K, v: V) {
+        self.map.insert(k, v);
+    }
+
+    /// Removes a value without journaling.
+    fn raw_remove(&mut self, k: &K) {
+        self.map.remove(k);
+    }
+
     /// The value each journaled key had before the journal started.
     pub fn originals(&self) -> BTreeMap<&K, Option<&V>> {
         let mut out = BTreeMap::new();
@@ -434,7 +444,9 @@ impl State {
     pub fn write_set(&self) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CodecError> {
         let mut out = Vec::new();
         for (tag, t) in tables!(self) {
-            t.write_set(tag, &mut out)?;
+            if !DERIVED_TABLES.contains(&tag) {
+                t.write_set(tag, &mut out)?;
+            }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
@@ -442,17 +454,73 @@ impl State {
 
     /// Sets (or with `None` removes) one entry from its store form (key without the
     /// leading `S`), without journaling: loading at start-up, applying a committed write set.
+    /// The derived indexes follow the lots, tickets and retirements they index.
     pub fn load_entry(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), CodecError> {
         let Some((&tag, rest)) = key.split_first() else {
             return Err(CodecError { table: '?', reason: "empty key".into() });
         };
+        if DERIVED_TABLES.contains(&tag) {
+            return Err(CodecError { table: tag as char, reason: "derived index tables are not stored".into() });
+        }
+        let before = match tag {
+            b'l' => Derived::Lot(self.lots.get(&decode_key::<u64>(rest, 'l')?).cloned()),
+            b't' => Derived::Ticket(self.tickets.get(&decode_key::<String>(rest, 't')?).cloned()),
+            b'r' => Derived::Retirement(self.retirements.get(&decode_key::<u64>(rest, 'r')?).cloned()),
+            _ => Derived::None,
+        };
         for (t, table) in tables_mut!(self) {
             if t == tag {
-                return table.load_entry(rest, value, tag);
+                table.load_entry(rest, value, tag)?;
             }
         }
-        Err(CodecError { table: tag as char, reason: "unknown table".into() })
+        match before {
+            Derived::Lot(old) => {
+                if let Some(old) = old {
+                    self.lots_by_holder.raw_remove(&(old.holder, old.ticket.clone(), old.first));
+                    self.lots_by_ticket.raw_remove(&(old.ticket.clone(), old.first));
+                }
+                if let Some(new) = self.lots.get(&decode_key::<u64>(rest, 'l')?).cloned() {
+                    self.lots_by_holder.raw_insert((new.holder, new.ticket.clone(), new.first), ());
+                    self.lots_by_ticket.raw_insert((new.ticket, new.first), ());
+                }
+            }
+            Derived::Ticket(old) => {
+                if let Some(old) = old {
+                    self.tickets_by_project.raw_remove(&(old.project, old.id));
+                }
+                if let Some(new) = self.tickets.get(&decode_key::<String>(rest, 't')?).cloned() {
+                    self.tickets_by_project.raw_insert((new.project, new.id), ());
+                }
+            }
+            Derived::Retirement(old) => {
+                if let Some(old) = old {
+                    self.retirements_by_beneficiary.raw_remove(&(old.beneficiary, old.id));
+                    self.retirements_by_ticket.raw_remove(&(old.ticket, old.id));
+                }
+                if let Some(new) = self.retirements.get(&decode_key::<u64>(rest, 'r')?).cloned() {
+                    self.retirements_by_beneficiary.raw_insert((new.beneficiary, new.id), ());
+                    self.retirements_by_ticket.raw_insert((new.ticket, new.id), ());
+                }
+            }
+            Derived::None => {}
+        }
+        Ok(())
     }
+}
+
+/// Tables derived from others (indexes): kept in memory, journaled during execution, never
+/// stored; [`State::load_entry`] rebuilds them from the lots, tickets and retirements.
+const DERIVED_TABLES: [u8; 5] = [b'H', b'T', b'P', b'B', b'R'];
+
+fn decode_key<K: DeserializeOwned>(key: &[u8], table: char) -> Result<K, CodecError> {
+    postcard::from_bytes(key).map_err(|e| CodecError { table, reason: e.to_string() })
+}
+
+enum Derived {
+    Lot(Option<Lot>),
+    Ticket(Option<Ticket>),
+    Retirement(Option<Retirement>),
+    None,
 }
 
 /// Checks a validator set: 1 to [`VALIDATORS_MAX`] validators, valid distinct keys,
