@@ -467,7 +467,6 @@ impl Cx<'_, '_> {
             let available = self
                 .state
                 .lots_of(holder, ticket)
-                .into_iter()
                 .filter(|l| wanted(&l.state))
                 .fold(Amount::ZERO, |acc, l| acc.checked_add(l.amount()).unwrap_or(acc));
             return Err(Rejection::InsufficientUnits {

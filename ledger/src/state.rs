@@ -441,7 +441,7 @@ impl State {
 
     /// The changes since the journal started, as store entries sorted by key
     /// (`None` for a removed entry).
-    pub fn write_set(&self) -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CodecError> {
+    pub fn write_set(&self) -> Result<crate::store::Batch, CodecError> {
         let mut out = Vec::new();
         for (tag, t) in tables!(self) {
             if !DERIVED_TABLES.contains(&tag) {

@@ -34,14 +34,17 @@ pub enum StoreError {
 /// Changes to write atomically: `None` removes a key.
 pub type Batch = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
+/// Key-value pairs read back, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Key-value storage with atomic, durable batches.
 pub trait Store: Send + Sync {
     /// The value at `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Entries whose key starts with `prefix`, in key order, at most `limit`.
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
     /// Entries whose key starts with `prefix`, in reverse key order, at most `limit`.
-    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
     /// Writes every change or none, durably, before returning.
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
 }
@@ -64,7 +67,7 @@ impl Store for MemStore {
         Ok(self.map.lock().map_err(|_| StoreError::Poisoned)?.get(key).cloned())
     }
 
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let map = self.map.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(map
             .range(prefix.to_vec()..)
@@ -74,7 +77,7 @@ impl Store for MemStore {
             .collect())
     }
 
-    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let map = self.map.lock().map_err(|_| StoreError::Poisoned)?;
         let all: Vec<(&Vec<u8>, &Vec<u8>)> =
             map.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)).collect();
@@ -119,7 +122,7 @@ impl Store for SledStore {
         Ok(self.tree.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(prefix).take(limit) {
             let (k, v) = item?;
@@ -128,7 +131,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(prefix).rev().take(limit) {
             let (k, v) = item?;
@@ -155,10 +158,10 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)
     }
-    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         (**self).scan_prefix(prefix, limit)
     }
-    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError> {
         (**self).scan_prefix_rev(prefix, limit)
     }
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
