@@ -1,0 +1,667 @@
+//! Retirement certificate files, and their verification offline with only the genesis file.
+//!
+//! A certificate file is JSON: a `format` tag, a readable summary of the retirement, and
+//! `certificate_base64`, the protobuf bytes of a `bct.v1.RetirementCertificate` exactly as the
+//! node encoded them. Only those bytes are trusted, and only once [`verify_file`] has checked
+//! them: the transaction's signature, its id and Merkle path to the header's transaction root,
+//! its accepted result (retirement id and serials) and Merkle path to the results root, the
+//! validator set against the header and the genesis, and the precommit signatures of more than
+//! 2/3 of the voting power over the header hash. The readable summary must then say exactly
+//! what the verified bytes say, so no byte of the file can change without a refusal.
+
+use base64::Engine;
+use bct_ledger::block::validator_set_hash;
+use bct_ledger::crypto::{merkle_leaf, merkle_root_from_path};
+use bct_ledger::tx::Retire;
+use bct_ledger::types::{Retirement, Validator};
+use bct_ledger::{Accepted, Address, Amount, BlockHeader, Genesis, Hash, SignedTx, TxKind, TxResult};
+use bct_proto::{pb, IntoLedger};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use super::consensus::{CommitCertificate, CommitError};
+use crate::view::utc;
+
+/// The `format` of the certificate files this version writes and reads.
+pub const CERTIFICATE_FORMAT: &str = "bct-retirement-certificate/v1";
+/// Most bytes of an embedded `bct.v1.RetirementCertificate` (a 16 KiB transaction, two Merkle
+/// paths and a validator set fit many times over).
+pub const CERTIFICATE_BYTES_MAX: usize = 1 << 20;
+/// Most bytes of a certificate file.
+pub const CERTIFICATE_FILE_BYTES_MAX: usize = 4 << 20;
+
+/// A certificate file, as written by `bct certificate get`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFile {
+    /// Always [`CERTIFICATE_FORMAT`].
+    pub format: String,
+    /// What the certificate proves, for people; checked against the certified bytes.
+    pub retirement: RetirementSummary,
+    /// The protobuf encoding of the `bct.v1.RetirementCertificate`, standard base64 with padding.
+    pub certificate_base64: String,
+}
+
+/// Who retired what, for whom, why, which serials, when: what a certificate proves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetirementSummary {
+    /// The chain.
+    pub chain_id: String,
+    /// The retirement's id.
+    pub retirement_id: u64,
+    /// The account that retired (the transaction's signer), bech32.
+    pub retiree: String,
+    /// On whose behalf.
+    pub beneficiary: String,
+    /// Why: `voluntary`, `event`, `compliance`, `judicial_restoration` or `other`.
+    pub purpose: String,
+    /// Jurisdiction of the claim.
+    pub jurisdiction: String,
+    /// Free text.
+    pub note: String,
+    /// The ticket.
+    pub ticket: String,
+    /// Quantity retired, in tonnes (`12.5t`).
+    pub quantity: String,
+    /// Quantity retired, in kilograms.
+    pub quantity_kg: u64,
+    /// The exact serials retired, lowest first.
+    pub serials: Vec<SerialsSummary>,
+    /// The retire transaction's id, hex.
+    pub tx_id: String,
+    /// Height of the block that holds it.
+    pub height: u64,
+    /// That block's header hash, hex.
+    pub block_hash: String,
+    /// Block time, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// Block time, UTC.
+    pub time_utc: String,
+}
+
+/// A contiguous range of retired serials.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialsSummary {
+    /// Ticket.
+    pub ticket: String,
+    /// First serial.
+    pub first: u64,
+    /// Last serial, inclusive.
+    pub last: u64,
+}
+
+/// A certificate that verified: what it proves, and who signed the block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// What it proves.
+    pub summary: RetirementSummary,
+    /// Voting power that signed the block.
+    pub signed_power: u64,
+    /// Total voting power of the set.
+    pub total_power: u64,
+    /// The validators that signed, in signature order.
+    pub signers: Vec<Validator>,
+}
+
+/// Why a certificate is refused. Every variant names what was checked and found wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// Larger than allowed; nothing was read.
+    #[error("{what} is {size} bytes; at most {max} are accepted")]
+    TooLarge {
+        /// What.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a certificate file.
+    #[error("not a bct retirement certificate file: {0}")]
+    NotACertificateFile(String),
+    /// A format this version does not read.
+    #[error("the file's format is {got:?}; this wallet reads {CERTIFICATE_FORMAT:?}")]
+    Format {
+        /// The format found.
+        got: String,
+    },
+    /// `certificate_base64` is not base64.
+    #[error("certificate_base64 is not standard base64: {0}")]
+    Base64(String),
+    /// The embedded bytes are not a `bct.v1.RetirementCertificate`.
+    #[error("the embedded certificate is not a bct.v1.RetirementCertificate: {0}")]
+    Protobuf(String),
+    /// The embedded bytes decode but are not the encoding a node writes.
+    #[error("the embedded certificate is not in canonical protobuf encoding (a node never writes it so): the bytes were altered")]
+    NotCanonical,
+    /// A required part is absent.
+    #[error("the certificate has no {0}")]
+    Missing(&'static str),
+    /// A part cannot be read.
+    #[error("{field} is malformed: {reason}")]
+    Malformed {
+        /// Which part.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A chain id is not the genesis chain's.
+    #[error("{field} is {got:?}, but the genesis file is for chain {expected:?}")]
+    WrongChain {
+        /// Which field.
+        field: &'static str,
+        /// The genesis chain id.
+        expected: String,
+        /// What the certificate says.
+        got: String,
+    },
+    /// The transaction is not a retirement.
+    #[error("the certified transaction is a {0}, not a retire transaction")]
+    NotRetire(&'static str),
+    /// The transaction's signature is not valid.
+    #[error("the retire transaction's signature does not verify against its body and signer key")]
+    BadTxSignature,
+    /// The transaction's signer field is not the address of its key.
+    #[error("the retire transaction names signer {signer}, but its key's address is {key_address}")]
+    SignerMismatch {
+        /// The body's signer.
+        signer: Address,
+        /// The address of the key.
+        key_address: Address,
+    },
+    /// The result is not the transaction's.
+    #[error("the result is for transaction {got}, not for the certified transaction {expected}")]
+    ResultForOtherTx {
+        /// The transaction's id.
+        expected: Hash,
+        /// The result's.
+        got: Hash,
+    },
+    /// The transaction was rejected: nothing was retired.
+    #[error("the certified transaction was rejected by the ledger ({0}): nothing was retired")]
+    RejectedTx(String),
+    /// The accepted result does not describe this retirement.
+    #[error("the result does not match the transaction: {0}")]
+    ResultMismatch(String),
+    /// A Merkle proof's shape does not fit the header.
+    #[error("{proof}: {reason}")]
+    ProofShape {
+        /// `tx_proof` or `result_proof`.
+        proof: &'static str,
+        /// What does not fit.
+        reason: String,
+    },
+    /// A Merkle proof does not lead to the header's root.
+    #[error("the {what} is not in the block: its Merkle path does not lead to header.{root}")]
+    NotInBlock {
+        /// `transaction` or `result`.
+        what: &'static str,
+        /// `tx_root` or `results_root`.
+        root: &'static str,
+    },
+    /// The certificate's validator set is not the one the header names.
+    #[error("the certificate's validator set does not hash to header.validator_set_hash")]
+    ValidatorSetHash,
+    /// The set that decided the block is not the genesis set.
+    #[error(
+        "the validator set that decided block {height} is not the genesis set ({reason}); a certificate \
+         from a chain with another genesis, or from after a validator set change, cannot be verified \
+         with this genesis file"
+    )]
+    NotGenesisSet {
+        /// The block.
+        height: u64,
+        /// How it differs.
+        reason: String,
+    },
+    /// The commit certificate is for another block.
+    #[error("the commit certificate is not for this block: {0}")]
+    CommitForOtherBlock(String),
+    /// The commit certificate does not prove the block.
+    #[error("the block's commit certificate does not prove it: {0}")]
+    Commit(CommitError),
+    /// The informative retirement record disagrees with the certified transaction and result.
+    #[error("the retirement record's {field} says {record}, but the certified transaction and result say {certified}")]
+    RecordMismatch {
+        /// Which field of `retirement`.
+        field: &'static str,
+        /// What the record says.
+        record: String,
+        /// What the certified data says.
+        certified: String,
+    },
+    /// The readable summary disagrees with the certified bytes.
+    #[error("the readable field retirement.{field} is {file}, but the certified content says {certified}: the file was edited")]
+    SummaryMismatch {
+        /// Which field of `retirement`.
+        field: String,
+        /// What the file says.
+        file: String,
+        /// What the verified bytes say.
+        certified: String,
+    },
+}
+
+/// A Merkle inclusion proof with its path read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Proof {
+    index: u32,
+    count: u32,
+    path: Vec<Hash>,
+}
+
+/// A certificate whose bytes decoded into ledger types; nothing checked cryptographically yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedCertificate {
+    chain_id: String,
+    tx: SignedTx,
+    retire: Retire,
+    result: TxResult,
+    accepted: Accepted,
+    retirement_id: u64,
+    header: BlockHeader,
+    tx_proof: Proof,
+    result_proof: Proof,
+    commit: CommitCertificate,
+    validators: Vec<Validator>,
+    record: Option<Retirement>,
+}
+
+fn malformed(field: &str, reason: impl ToString) -> CertificateError {
+    CertificateError::Malformed { field: field.to_string(), reason: reason.to_string() }
+}
+
+fn proof_from_pb(p: Option<pb::MerkleProof>, field: &'static str) -> Result<Proof, CertificateError> {
+    let p = p.ok_or(CertificateError::Missing(field))?;
+    let path =
+        p.path
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let arr: [u8; 32] = h.as_slice().try_into().map_err(|_| {
+                    malformed(&format!("{field}.path[{i}]"), format!("expected 32 bytes, got {}", h.len()))
+                })?;
+                Ok(Hash(arr))
+            })
+            .collect::<Result<_, CertificateError>>()?;
+    Ok(Proof { index: p.index, count: p.count, path })
+}
+
+impl DecodedCertificate {
+    /// Decodes the protobuf bytes of a `bct.v1.RetirementCertificate`, refusing anything but
+    /// the canonical encoding and any part that is missing or malformed.
+    pub fn decode(bytes: &[u8]) -> Result<DecodedCertificate, CertificateError> {
+        if bytes.len() > CERTIFICATE_BYTES_MAX {
+            return Err(CertificateError::TooLarge {
+                what: "the embedded certificate",
+                size: bytes.len(),
+                max: CERTIFICATE_BYTES_MAX,
+            });
+        }
+        let msg = pb::RetirementCertificate::decode(bytes).map_err(|e| CertificateError::Protobuf(e.to_string()))?;
+        // Re-encoding gives back the same bytes only if nothing was added, dropped or
+        // re-ordered: unknown fields, repeats and non-minimal varints all fail here.
+        if msg.encoded_len() != bytes.len() || msg.encode_to_vec() != bytes {
+            return Err(CertificateError::NotCanonical);
+        }
+        let tx = bct_proto::signed_tx_from_pb(msg.tx.ok_or(CertificateError::Missing("tx"))?)
+            .map_err(|e| malformed("tx", e))?;
+        let retire = match &tx.body().kind {
+            TxKind::Retire(r) => r.clone(),
+            other => return Err(CertificateError::NotRetire(other.name())),
+        };
+        let result =
+            msg.result.ok_or(CertificateError::Missing("result"))?.into_ledger().map_err(|e| malformed("result", e))?;
+        let accepted = match &result.outcome {
+            Ok(a) => a.clone(),
+            Err(r) => return Err(CertificateError::RejectedTx(r.to_string())),
+        };
+        let retirement_id = accepted
+            .retirement
+            .ok_or_else(|| CertificateError::ResultMismatch("the accepted result names no retirement id".into()))?;
+        let header =
+            msg.header.ok_or(CertificateError::Missing("header"))?.into_ledger().map_err(|e| malformed("header", e))?;
+        let tx_proof = proof_from_pb(msg.tx_proof, "tx_proof")?;
+        let result_proof = proof_from_pb(msg.result_proof, "result_proof")?;
+        let commit = CommitCertificate::from_pb(&msg.commit.ok_or(CertificateError::Missing("commit"))?)
+            .map_err(|e| malformed("commit", e))?;
+        let validators = msg
+            .validators
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.into_ledger().map_err(|e| malformed(&format!("validators[{i}]"), e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if validators.is_empty() {
+            return Err(CertificateError::Missing("validators"));
+        }
+        let record = msg.retirement.map(|r| r.into_ledger().map_err(|e| malformed("retirement", e))).transpose()?;
+        Ok(DecodedCertificate {
+            chain_id: msg.chain_id,
+            tx,
+            retire,
+            result,
+            accepted,
+            retirement_id,
+            header,
+            tx_proof,
+            result_proof,
+            commit,
+            validators,
+            record,
+        })
+    }
+
+    /// What the certificate claims, read from the transaction, its result and the header.
+    pub fn summary(&self) -> RetirementSummary {
+        RetirementSummary {
+            chain_id: self.header.chain_id.clone(),
+            retirement_id: self.retirement_id,
+            retiree: self.tx.body().signer.to_string(),
+            beneficiary: self.retire.beneficiary.clone(),
+            purpose: self.retire.purpose.as_str().to_string(),
+            jurisdiction: self.retire.jurisdiction.clone(),
+            note: self.retire.note.clone(),
+            ticket: self.retire.ticket.clone(),
+            quantity: self.retire.quantity.to_string(),
+            quantity_kg: self.retire.quantity.kg(),
+            serials: self
+                .accepted
+                .serials
+                .iter()
+                .map(|r| SerialsSummary { ticket: r.ticket.clone(), first: r.first, last: r.last })
+                .collect(),
+            tx_id: self.tx.id().to_hex(),
+            height: self.header.height,
+            block_hash: self.header.hash().to_hex(),
+            time_ms: self.header.time_ms,
+            time_utc: utc(self.header.time_ms),
+        }
+    }
+
+    /// Checks everything the certificate claims against `genesis`, with no other input.
+    pub fn verify(&self, genesis: &Genesis) -> Result<Verified, CertificateError> {
+        let chain = &genesis.chain_id;
+        let same_chain = |field: &'static str, got: &str| {
+            if got == chain {
+                Ok(())
+            } else {
+                Err(CertificateError::WrongChain { field, expected: chain.clone(), got: got.to_string() })
+            }
+        };
+        same_chain("chain_id", &self.chain_id)?;
+        same_chain("header.chain_id", &self.header.chain_id)?;
+        same_chain("the transaction's chain_id", &self.tx.body().chain_id)?;
+
+        // Cheap checks first, signatures last: every check must pass, so the order changes
+        // only which reason a doctored certificate is refused with, and how fast.
+
+        // 1. The transaction names the key that signed it.
+        let key_address = Address::from_public_key(self.tx.public_key());
+        if self.tx.body().signer != key_address {
+            return Err(CertificateError::SignerMismatch { signer: self.tx.body().signer, key_address });
+        }
+
+        // 2. Its result: accepted, for this transaction, retiring exactly its quantity of its ticket.
+        let tx_id = self.tx.id();
+        if self.result.tx != tx_id {
+            return Err(CertificateError::ResultForOtherTx { expected: tx_id, got: self.result.tx });
+        }
+        self.check_serials()?;
+
+        // 3. Both in the block: Merkle paths to the header's roots, at the same position.
+        self.check_proofs()?;
+
+        // 4. The validator set: the header's, and the genesis set.
+        if validator_set_hash(&self.validators) != self.header.validator_set_hash {
+            return Err(CertificateError::ValidatorSetHash);
+        }
+        self.check_genesis_set(genesis)?;
+
+        // 5. The commit is for this header.
+        if self.commit.height != self.header.height {
+            return Err(CertificateError::CommitForOtherBlock(format!(
+                "commit.height is {}, the header's height is {}",
+                self.commit.height, self.header.height
+            )));
+        }
+        let block_hash = self.header.hash();
+        if self.commit.block_hash != block_hash {
+            return Err(CertificateError::CommitForOtherBlock(format!(
+                "commit.block_hash is {}, the header hashes to {block_hash}",
+                self.commit.block_hash
+            )));
+        }
+
+        // 6. The informative record, if present, says the same.
+        self.check_record()?;
+
+        // 7. The signatures: the transaction's, then more than 2/3 of the set's power over the header.
+        if !self.tx.verify_signature() {
+            return Err(CertificateError::BadTxSignature);
+        }
+        let check = self.commit.verify(chain, &self.validators).map_err(CertificateError::Commit)?;
+
+        Ok(Verified {
+            summary: self.summary(),
+            signed_power: check.signed_power,
+            total_power: check.total_power,
+            signers: check.signers,
+        })
+    }
+
+    fn check_serials(&self) -> Result<(), CertificateError> {
+        let mut total: u64 = 0;
+        if self.accepted.serials.is_empty() {
+            return Err(CertificateError::ResultMismatch("the accepted result lists no retired serials".into()));
+        }
+        for r in &self.accepted.serials {
+            if r.ticket != self.retire.ticket {
+                return Err(CertificateError::ResultMismatch(format!(
+                    "serials of ticket {} retired, but the transaction retires ticket {}",
+                    r.ticket, self.retire.ticket
+                )));
+            }
+            if r.first > r.last {
+                return Err(CertificateError::ResultMismatch(format!("serial range {}..{} is empty", r.first, r.last)));
+            }
+            total = total
+                .checked_add(r.last - r.first + 1)
+                .ok_or_else(|| CertificateError::ResultMismatch("the serial ranges overflow".into()))?;
+        }
+        if total != self.retire.quantity.kg() {
+            return Err(CertificateError::ResultMismatch(format!(
+                "the serials cover {}, the transaction retires {}",
+                Amount::from_kg(total),
+                self.retire.quantity
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_proofs(&self) -> Result<(), CertificateError> {
+        let count = self.header.tx_count;
+        for (name, p) in [("tx_proof", &self.tx_proof), ("result_proof", &self.result_proof)] {
+            if p.count != count {
+                return Err(CertificateError::ProofShape {
+                    proof: name,
+                    reason: format!("count is {}, but the header says the block holds {count} transactions", p.count),
+                });
+            }
+            if p.index >= count {
+                return Err(CertificateError::ProofShape {
+                    proof: name,
+                    reason: format!("index {} is outside a block of {count} transactions", p.index),
+                });
+            }
+        }
+        if self.tx_proof.index != self.result_proof.index {
+            return Err(CertificateError::ProofShape {
+                proof: "result_proof",
+                reason: format!(
+                    "index {} is not the transaction's position {}",
+                    self.result_proof.index, self.tx_proof.index
+                ),
+            });
+        }
+        let root = |leaf: Hash, p: &Proof| merkle_root_from_path(leaf, p.index as usize, p.count as usize, &p.path);
+        if root(merkle_leaf(&self.tx.id().0), &self.tx_proof) != Some(self.header.tx_root) {
+            return Err(CertificateError::NotInBlock { what: "transaction", root: "tx_root" });
+        }
+        if root(merkle_leaf(&self.result.leaf_bytes()), &self.result_proof) != Some(self.header.results_root) {
+            return Err(CertificateError::NotInBlock { what: "result", root: "results_root" });
+        }
+        Ok(())
+    }
+
+    fn check_genesis_set(&self, genesis: &Genesis) -> Result<(), CertificateError> {
+        let expected = genesis.validator_set();
+        let differs = |reason: String| CertificateError::NotGenesisSet { height: self.header.height, reason };
+        if expected.len() != self.validators.len() {
+            return Err(differs(format!(
+                "it has {} validators, the genesis has {}",
+                self.validators.len(),
+                expected.len()
+            )));
+        }
+        for (i, (got, want)) in self.validators.iter().zip(&expected).enumerate() {
+            if got.public_key != want.public_key {
+                return Err(differs(format!(
+                    "validator {i} has key {}, the genesis has {} ({})",
+                    hex::encode(got.public_key),
+                    hex::encode(want.public_key),
+                    want.name
+                )));
+            }
+            if got.power != want.power {
+                return Err(differs(format!(
+                    "validator {} has power {}, {} in the genesis",
+                    want.name, got.power, want.power
+                )));
+            }
+            if got.name != want.name {
+                return Err(differs(format!("validator {i} is named {:?}, {:?} in the genesis", got.name, want.name)));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_record(&self) -> Result<(), CertificateError> {
+        let Some(r) = &self.record else { return Ok(()) };
+        let mismatch = |field: &'static str, record: String, certified: String| {
+            Err(CertificateError::RecordMismatch { field, record, certified })
+        };
+        let t = &self.retire;
+        if r.id != self.retirement_id {
+            return mismatch("id", r.id.to_string(), self.retirement_id.to_string());
+        }
+        if r.retiree != self.tx.body().signer {
+            return mismatch("retiree", r.retiree.to_string(), self.tx.body().signer.to_string());
+        }
+        if r.beneficiary != t.beneficiary {
+            return mismatch("beneficiary", format!("{:?}", r.beneficiary), format!("{:?}", t.beneficiary));
+        }
+        if r.purpose != t.purpose {
+            return mismatch("purpose", r.purpose.as_str().into(), t.purpose.as_str().into());
+        }
+        if r.jurisdiction != t.jurisdiction {
+            return mismatch("jurisdiction", format!("{:?}", r.jurisdiction), format!("{:?}", t.jurisdiction));
+        }
+        if r.note != t.note {
+            return mismatch("note", format!("{:?}", r.note), format!("{:?}", t.note));
+        }
+        if r.ticket != t.ticket {
+            return mismatch("ticket", r.ticket.clone(), t.ticket.clone());
+        }
+        if r.quantity != t.quantity {
+            return mismatch("quantity", r.quantity.to_string(), t.quantity.to_string());
+        }
+        if r.serials != self.accepted.serials {
+            return mismatch("serials", format!("{:?}", r.serials), format!("{:?}", self.accepted.serials));
+        }
+        if r.tx != self.tx.id() {
+            return mismatch("tx_id", r.tx.to_hex(), self.tx.id().to_hex());
+        }
+        if r.height != self.header.height {
+            return mismatch("height", r.height.to_string(), self.header.height.to_string());
+        }
+        if r.time_ms != self.header.time_ms {
+            return mismatch("time_ms", r.time_ms.to_string(), self.header.time_ms.to_string());
+        }
+        Ok(())
+    }
+}
+
+impl CertificateFile {
+    /// The file for the certificate bytes a node gave: the bytes as they are, and the summary
+    /// read from them. The bytes must decode (see [`DecodedCertificate::decode`]); they are not
+    /// verified here, as that needs the genesis ([`verify_file`]).
+    pub fn from_certificate_bytes(bytes: &[u8]) -> Result<CertificateFile, CertificateError> {
+        let decoded = DecodedCertificate::decode(bytes)?;
+        Ok(CertificateFile {
+            format: CERTIFICATE_FORMAT.to_string(),
+            retirement: decoded.summary(),
+            certificate_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+
+    /// Pretty JSON with a final newline: the file's content.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// Checks a certificate file offline against `genesis`: see the module documentation. On
+/// success, returns what it proves; otherwise, why it is refused.
+pub fn verify_file(content: &[u8], genesis: &Genesis) -> Result<Verified, CertificateError> {
+    if content.len() > CERTIFICATE_FILE_BYTES_MAX {
+        return Err(CertificateError::TooLarge {
+            what: "the certificate file",
+            size: content.len(),
+            max: CERTIFICATE_FILE_BYTES_MAX,
+        });
+    }
+    let file: CertificateFile =
+        serde_json::from_slice(content).map_err(|e| CertificateError::NotACertificateFile(e.to_string()))?;
+    if file.format != CERTIFICATE_FORMAT {
+        return Err(CertificateError::Format { got: file.format });
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file.certificate_base64.as_bytes())
+        .map_err(|e| CertificateError::Base64(e.to_string()))?;
+    let decoded = DecodedCertificate::decode(&bytes)?;
+    // The summary is what people read: it must say what the bytes say (checked first, as it
+    // costs nothing), and the bytes must then verify.
+    compare_summaries(&file.retirement, &decoded.summary())?;
+    decoded.verify(genesis)
+}
+
+/// Refuses a readable summary that differs from the verified one, naming the first field.
+fn compare_summaries(file: &RetirementSummary, certified: &RetirementSummary) -> Result<(), CertificateError> {
+    if file == certified {
+        return Ok(());
+    }
+    let as_map = |s: &RetirementSummary| match serde_json::to_value(s) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (f, c) = (as_map(file), as_map(certified));
+    for (field, certified_value) in &c {
+        let file_value = f.get(field).cloned().unwrap_or(serde_json::Value::Null);
+        if &file_value != certified_value {
+            return Err(CertificateError::SummaryMismatch {
+                field: field.clone(),
+                file: file_value.to_string(),
+                certified: certified_value.to_string(),
+            });
+        }
+    }
+    Err(CertificateError::SummaryMismatch {
+        field: "(whole summary)".into(),
+        file: format!("{file:?}"),
+        certified: format!("{certified:?}"),
+    })
+}

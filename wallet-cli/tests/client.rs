@@ -1,0 +1,199 @@
+//! The client library against a stand-in node: signing with the node's nonce and chain id,
+//! waiting for commits, rejections with the ledger's reason, paging, and certificates.
+
+mod common;
+
+use bct_ledger::tx::{AdmitAccount, Retire};
+use bct_ledger::types::{Purpose, Role};
+use bct_ledger::{Rejection, TxKind};
+use bct_wallet::client::certificate::{verify_file, CertificateFile};
+use bct_wallet::client::{Client, ClientError, RetirementQuery, TxOptions, TxStatus};
+use common::*;
+
+fn admit(who: &ed25519_dalek::SigningKey, role: Role) -> TxKind {
+    TxKind::AdmitAccount(AdmitAccount { address: addr(who), role, name: "x".into(), jurisdiction: "CN-FJ".into() })
+}
+
+#[tokio::test]
+async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit() {
+    let node = fake_node::start(genesis());
+    let client = Client::connect(&node.url).await.expect("connects");
+    let status = client.network_status().await.expect("status");
+    assert_eq!((status.chain_id.as_str(), status.height, status.validators.len()), (CHAIN, 0, 4));
+
+    let a = authority();
+    assert_eq!(client.next_nonce(&addr(&a)).await.expect("nonce"), 1);
+    let receipt = client.send(&a, admit(&verifier1(), Role::Verifier), &TxOptions::default()).await.expect("sent");
+    assert_eq!(receipt.nonce, 1);
+    let (c, accepted) = receipt.accepted().expect("committed and accepted");
+    assert_eq!((c.height, c.index), (1, 0));
+    assert_eq!(accepted.ticket, None);
+    assert_eq!(client.next_nonce(&addr(&a)).await.expect("nonce"), 2);
+    assert!(matches!(client.tx_status(&receipt.tx_id).await.expect("status"), TxStatus::Committed(_)));
+    let shown = client.transaction(&receipt.tx_id).await.expect("tx");
+    assert_eq!(shown.tx.id(), receipt.tx_id);
+
+    // Not waiting: the node answers at admission.
+    let no_wait = TxOptions { wait_for_commit: false, ..TxOptions::default() };
+    let r = client.send(&a, admit(&verifier2(), Role::Verifier), &no_wait).await.expect("sent");
+    assert_eq!(r.status, TxStatus::Pending);
+
+    // A nonce already used: refused at admission, with the ledger's reason and code.
+    let stale = TxOptions { nonce: Some(1), ..TxOptions::default() };
+    match client.send(&a, admit(&owner(), Role::Holder), &stale).await {
+        Err(ClientError::Rejected { rejection, height: None, .. }) => {
+            assert_eq!(*rejection, Rejection::StaleNonce { expected: 3, got: 1 });
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let e = client.send(&a, admit(&verifier2(), Role::Verifier), &TxOptions::default()).await.expect_err("exists");
+    assert!(e.to_string().contains("is already admitted") && e.to_string().contains("rejection code 15"), "{e}");
+
+    // A signer that is not admitted has no nonce: the error says who must admit it.
+    let e = client.send(&key(77), admit(&key(78), Role::Holder), &TxOptions::default()).await.expect_err("unknown");
+    assert!(matches!(e, ClientError::UnknownAccount { .. }));
+    assert!(e.to_string().contains("bct account admit"), "{e}");
+
+    // Queries of things that do not exist.
+    assert!(matches!(client.project("NOPE").await, Err(ClientError::NotFound { .. })));
+    assert!(matches!(client.block(Some(99)).await, Err(ClientError::NotFound { .. })));
+    let b = client.block(None).await.expect("latest");
+    assert_eq!(b.block.header.height, 2);
+    assert!(b.commit.is_some());
+}
+
+#[tokio::test]
+async fn retirements_page_and_certificates_verify() {
+    let f = fixture(); // only for the keys and genesis it shares with the fake node
+    let node = fake_node::start(f.genesis.clone());
+    let client = Client::connect(&node.url).await.expect("connects");
+    let opts = TxOptions::default();
+    let a = authority();
+    for (who, role) in
+        [(verifier1(), Role::Verifier), (verifier2(), Role::Verifier), (owner(), Role::Holder), (buyer(), Role::Holder)]
+    {
+        client.send(&a, admit(&who, role), &opts).await.expect("admitted");
+    }
+    // Replays the fixture's project, attestations, issuance and transfer through the node.
+    let (first_block, _) = replay_block1(&client).await;
+    assert!(first_block > 0);
+    let ticket = "FJ-LJ-KELP-001-20210101-20211231-1";
+    let mut ids = Vec::new();
+    for (i, beneficiary) in ["A", "B", "A"].iter().enumerate() {
+        let r = client
+            .send(
+                &buyer(),
+                TxKind::Retire(Retire {
+                    ticket: ticket.into(),
+                    quantity: bct_ledger::Amount::from_tonnes(10 + i as u64).expect("small"),
+                    beneficiary: (*beneficiary).into(),
+                    purpose: Purpose::Voluntary,
+                    jurisdiction: "CN-FJ".into(),
+                    note: String::new(),
+                }),
+                &opts,
+            )
+            .await
+            .expect("retired");
+        ids.push(r.accepted().and_then(|(_, a)| a.retirement).expect("a retirement id"));
+    }
+    assert_eq!(ids, [1, 2, 3]);
+    // The fake node pages by two: the client gathers all pages, and stops at the limit.
+    let all = client.retirements(&RetirementQuery::default(), 100).await.expect("list");
+    assert_eq!((all.items.len(), all.truncated), (3, false));
+    let two = client.retirements(&RetirementQuery::default(), 2).await.expect("list");
+    assert_eq!((two.items.len(), two.truncated), (2, true));
+    let a_only = client
+        .retirements(&RetirementQuery { beneficiary: Some("A".into()), ..Default::default() }, 100)
+        .await
+        .expect("list");
+    assert_eq!(a_only.items.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 3]);
+
+    let bytes = client.retirement_certificate_bytes(2).await.expect("certificate");
+    let file = CertificateFile::from_certificate_bytes(&bytes).expect("decodes");
+    let v = verify_file(file.to_json().as_bytes(), &f.genesis).expect("verifies");
+    assert_eq!((v.summary.retirement_id, v.summary.beneficiary.as_str(), v.summary.quantity.as_str()), (2, "B", "11t"));
+
+    let lots = client.lots(&addr(&buyer()), Some(ticket), 1000).await.expect("lots");
+    let retired: u64 = lots.items.iter().filter(|l| l.state.is_final()).map(|l| l.amount().kg()).sum();
+    assert_eq!(retired, 33_000);
+}
+
+/// Project, attestations, issuance and a transfer to the buyer; returns the issuing height.
+async fn replay_block1(client: &Client) -> (u64, ()) {
+    use bct_ledger::tx::{Attest, Issue, RegisterProject, Transfer};
+    use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period};
+    let opts = TxOptions::default();
+    let period = Period {
+        start: Date::from_yyyymmdd(20210101).expect("date"),
+        end: Date::from_yyyymmdd(20211231).expect("date"),
+    };
+    let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
+    let report = bct_ledger::Hash::of(b"report");
+    let t = |n| bct_ledger::Amount::from_tonnes(n).expect("small");
+    let a = authority();
+    client
+        .send(
+            &a,
+            TxKind::RegisterProject(RegisterProject {
+                id: "FJ-LJ-KELP-001".into(),
+                name: "Lianjiang kelp farm".into(),
+                owner: addr(&owner()),
+                ecosystem: Ecosystem::SeaweedFarm,
+                location: Location { region: "CN-FJ-350122".into(), coordinates: None },
+                area_centiha: 17_180,
+                methodology: methodology.clone(),
+            }),
+            &opts,
+        )
+        .await
+        .expect("registered");
+    for v in [verifier1(), verifier2()] {
+        client
+            .send(
+                &v,
+                TxKind::Attest(Attest {
+                    project: "FJ-LJ-KELP-001".into(),
+                    period,
+                    quantity: t(6000),
+                    methodology: methodology.clone(),
+                    report_hash: report,
+                    statement: String::new(),
+                }),
+                &opts,
+            )
+            .await
+            .expect("attested");
+    }
+    let issued = client
+        .send(
+            &a,
+            TxKind::Issue(Issue {
+                project: "FJ-LJ-KELP-001".into(),
+                period,
+                report_hash: report,
+                quantity: t(6000),
+                recipient: None,
+            }),
+            &opts,
+        )
+        .await
+        .expect("issued");
+    let (c, accepted) = issued.accepted().expect("accepted");
+    assert_eq!(accepted.ticket.as_deref(), Some("FJ-LJ-KELP-001-20210101-20211231-1"));
+    let height = c.height;
+    client
+        .send(
+            &owner(),
+            TxKind::Transfer(Transfer {
+                ticket: "FJ-LJ-KELP-001-20210101-20211231-1".into(),
+                to: addr(&buyer()),
+                quantity: t(6000),
+                trade: None,
+            }),
+            &opts,
+        )
+        .await
+        .expect("transferred");
+    (height, ())
+}
