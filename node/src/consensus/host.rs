@@ -1,0 +1,784 @@
+//! The application side of Malachite: answers every message the engine sends (proposing
+//! blocks, checking received ones, committing decisions, serving and checking synced blocks).
+//!
+//! The engine forwards its requests one at a time and waits for each reply, so every branch
+//! below replies, and promptly: a missing reply stalls consensus. Block execution runs on
+//! the blocking pool, holding the ledger's write lock for its duration.
+//!
+//! **Architecture invariant:** a block is committed (with its certificate, in one fsync'd
+//! batch) before the engine is told so; a restarted node resumes at the stored height + 1.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bct_ledger::{Block, BlockError, Executed, TxId};
+use bytes::Bytes;
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::{StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::core::{
+    CommitCertificate, Context, ExtendedCommitCertificate, LinearTimeouts, Round, Validity, VoteExtensions,
+};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use prost::Message;
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, error, info, warn};
+
+use super::certificate::{self, certificate_key};
+use super::context::{BctContext, BlockId, Height, PartInit, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::parts::{self, Assembler, CompleteStream};
+use super::signing::{parts_sign_bytes, BctSigner};
+use crate::chain::{Chain, NodeLedger};
+use crate::error::NodeError;
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// How far in the future (by the local clock) a proposed block's time may be.
+pub const BLOCK_TIME_FUTURE_MS_MAX: u64 = 5_000;
+/// Heights ahead of ours whose proposals are kept until we get there.
+const FUTURE_HEIGHTS_MAX: u64 = 2;
+/// Proposals kept per future height.
+const FUTURE_STREAMS_PER_HEIGHT_MAX: usize = 8;
+/// Distinct blocks kept per (height, round): an honest proposer sends one.
+const VALUES_PER_ROUND_MAX: usize = 2;
+/// Most decided blocks in one value-sync response.
+const SYNC_VALUES_MAX: u64 = 20;
+/// Most bytes of blocks in one value-sync response (the engine refuses above 10 MiB).
+const SYNC_RESPONSE_BYTES_MAX: usize = 8 << 20;
+
+/// How the host paces and times consensus.
+#[derive(Clone, Debug)]
+pub struct HostParams {
+    /// Longest time between blocks while no transaction waits. A proposer with nothing to
+    /// propose waits up to this long after the previous block's time (and at most half its
+    /// propose timeout); a proposer with transactions proposes at once.
+    pub empty_block_interval: Duration,
+    /// Round timeouts.
+    pub timeouts: LinearTimeouts,
+    /// Signalled when a transaction enters the mempool.
+    pub tx_arrived: Arc<Notify>,
+}
+
+/// The largest encoded block the node accepts, from the genesis block limits plus protobuf
+/// framing (at most 16 bytes per transaction and 4 KiB for the header).
+pub fn block_wire_bytes_max(params: &bct_ledger::Params) -> usize {
+    (params.block_bytes_max as usize).saturating_add(params.block_txs_max as usize * 16).saturating_add(4096)
+}
+
+/// A block known for a height, checked or not.
+struct Candidate {
+    block: Block,
+    encoded: Bytes,
+    verdict: Verdict,
+}
+
+enum Verdict {
+    /// Valid; the execution is kept (boxed: it holds the block's write set) until commit.
+    Valid(Option<Box<Executed>>),
+    Invalid,
+}
+
+impl Verdict {
+    fn validity(&self) -> Validity {
+        match self {
+            Verdict::Valid(_) => Validity::Valid,
+            Verdict::Invalid => Validity::Invalid,
+        }
+    }
+}
+
+/// The stored form of a proposal that is not decided yet (so a restart can answer for it).
+#[derive(Clone, PartialEq, prost::Message)]
+struct PendingProposal {
+    #[prost(uint64, tag = "1")]
+    height: u64,
+    #[prost(int64, tag = "2")]
+    round: i64,
+    #[prost(int64, tag = "3")]
+    pol_round: i64,
+    #[prost(bytes = "vec", tag = "4")]
+    proposer: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    signature: Vec<u8>,
+    #[prost(bytes = "bytes", tag = "6")]
+    block: Bytes,
+}
+
+/// The consensus host.
+pub struct Host {
+    ctx: BctContext,
+    chain: Arc<Chain>,
+    mempool: Arc<Mutex<Mempool>>,
+    metrics: Arc<Metrics>,
+    me: ValidatorAddress,
+    signer: Option<BctSigner>,
+    network: mpsc::Sender<NetworkMsg<BctContext>>,
+    params: HostParams,
+    block_wire_bytes_max: usize,
+    height: Height,
+    validators: ValidatorSet,
+    assembler: Assembler,
+    candidates: BTreeMap<(u64, BlockId), Candidate>,
+    proposals: BTreeMap<(u64, i64), Vec<ProposedValue<BctContext>>>,
+    streamed: BTreeMap<(u64, i64, BlockId), Vec<ProposalPart>>,
+    future: BTreeMap<u64, Vec<CompleteStream>>,
+    pending: sled::Tree,
+    lost_decision: Option<u64>,
+    stream_seq: u64,
+    last_block_time_ms: Option<u64>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn fatal(what: &str, e: impl std::fmt::Display) -> NodeError {
+    NodeError::Fatal(format!("{what}: {e}"))
+}
+
+impl Host {
+    /// A host for the node `me`, voting with `signer` if it is a validator.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chain: Arc<Chain>,
+        mempool: Arc<Mutex<Mempool>>,
+        metrics: Arc<Metrics>,
+        me: ValidatorAddress,
+        signer: Option<BctSigner>,
+        network: mpsc::Sender<NetworkMsg<BctContext>>,
+        params: HostParams,
+    ) -> Result<Host, NodeError> {
+        let pending = chain.db().open_tree(b"consensus-pending").map_err(|e| NodeError::Storage(e.to_string()))?;
+        let block_wire_bytes_max = block_wire_bytes_max(&chain.genesis().params);
+        let validators =
+            ValidatorSet::from_ledger(&chain.genesis().validator_set()).map_err(|e| fatal("genesis", e))?;
+        Ok(Host {
+            ctx: BctContext,
+            chain,
+            mempool,
+            metrics,
+            me,
+            signer,
+            network,
+            params,
+            block_wire_bytes_max,
+            height: Height(0),
+            validators,
+            assembler: Assembler::new(block_wire_bytes_max),
+            candidates: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            streamed: BTreeMap::new(),
+            future: BTreeMap::new(),
+            pending,
+            lost_decision: None,
+            // Unique stream ids across restarts without storing a counter.
+            stream_seq: now_ms() << 16,
+            last_block_time_ms: None,
+        })
+    }
+
+    /// Answers the engine until it stops. Returns only on a fatal error or when the engine
+    /// closes its channel.
+    pub async fn run(mut self, channels: &mut Channels<BctContext>) -> Result<(), NodeError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg).await?;
+        }
+        Err(NodeError::Engine("the consensus engine stopped".into()))
+    }
+
+    async fn handle(&mut self, msg: AppMsg<BctContext>) -> Result<(), NodeError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let start = self.on_ready().await?;
+                info!(height = %start, "consensus ready, starting at the stored height + 1");
+                let _ = reply.send((start, self.height_params()));
+            }
+            AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
+                debug!(%height, %round, %proposer, ?role, "started round");
+                let values = self.on_started_round(height, round).await?;
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue { height, round, timeout, reply } => {
+                let value = self.on_get_value(height, round, timeout).await?;
+                let _ = reply.send(LocallyProposedValue::new(height, round, value));
+                self.publish_own(height, round, Round::Nil, value).await;
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                // Vote extensions are disabled (policy `Disabled`): nothing to add.
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions { extensions, reply, .. } => {
+                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+            }
+            AppMsg::RestreamProposal { height, round, valid_round, address, value_id } => {
+                self.on_restream(height, round, valid_round, address, value_id).await;
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                // Every block is kept.
+                let _ = reply.send(Height(1));
+            }
+            AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
+                let value = self.on_part(published_by.unwrap_or(from), part).await?;
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided { certificate, extensions: _, reply } => {
+                self.on_decided(certificate).await?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized { certificate, extensions: _, evidence: _, reply } => {
+                let next = self.on_finalized(certificate).await?;
+                let _ = reply.send(next);
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided_values(range.start().0, range.end().0).await?;
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
+                let outcome = self.on_synced_value(height, round, proposer, value_bytes).await?;
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    fn height_params(&self) -> HeightParams<BctContext> {
+        // No target time: a decided height is finalized at once; pacing is the proposer's
+        // (see `wait_for_transactions`).
+        HeightParams::new(self.validators.clone(), self.params.timeouts, None)
+    }
+
+    /// Reloads the validator set that decides the next block.
+    async fn refresh_validators(&mut self) -> Result<(), NodeError> {
+        let validators = self.chain.read().await.validators();
+        self.validators = ValidatorSet::from_ledger(&validators).map_err(|e| fatal("validator set", e))?;
+        Ok(())
+    }
+
+    async fn on_ready(&mut self) -> Result<Height, NodeError> {
+        let (height, time_ms) = {
+            let ledger = self.chain.read().await;
+            (ledger.height(), ledger.head().time_ms)
+        };
+        self.last_block_time_ms = Some(time_ms);
+        self.refresh_validators().await?;
+        self.height = Height(height + 1);
+        self.metrics.height.set(height as i64);
+        // Proposals stored before a restart: the engine may replay them from its WAL.
+        let mut restored = 0;
+        for item in self.pending.scan_prefix(self.height.0.to_be_bytes()) {
+            let (_, v) = item.map_err(|e| NodeError::Storage(e.to_string()))?;
+            let Ok(p) = PendingProposal::decode(v.as_ref()) else { continue };
+            let (Ok(proposer), Ok(signature)) =
+                (<[u8; 20]>::try_from(p.proposer.as_slice()), <[u8; 64]>::try_from(p.signature.as_slice()))
+            else {
+                continue;
+            };
+            let init = PartInit {
+                height: Height(p.height),
+                round: Round::from(p.round),
+                pol_round: Round::from(p.pol_round),
+                proposer: ValidatorAddress(bct_ledger::Address(proposer)),
+            };
+            let signature = malachitebft_signing_ed25519::Signature::from_bytes(signature);
+            let stream = CompleteStream {
+                parts: parts::split(init.clone(), &p.block, signature),
+                init,
+                data: p.block,
+                signature,
+            };
+            if self.accept_stream(stream, false).await?.is_some() {
+                restored += 1;
+            }
+        }
+        if restored > 0 {
+            info!(height = %self.height, restored, "restored undecided proposals from before the restart");
+        }
+        Ok(self.height)
+    }
+
+    async fn on_started_round(
+        &mut self,
+        height: Height,
+        round: Round,
+    ) -> Result<Vec<ProposedValue<BctContext>>, NodeError> {
+        self.metrics.round.set(round.as_i64());
+        if height != self.height {
+            self.height = height;
+        }
+        // Proposals that arrived while we were behind.
+        if let Some(streams) = self.future.remove(&height.0) {
+            for s in streams {
+                self.accept_stream(s, true).await?;
+            }
+        }
+        self.future.retain(|h, _| *h > height.0);
+        Ok(self.proposals.get(&(height.0, round.as_i64())).cloned().unwrap_or_default())
+    }
+
+    /// Our block for (height, round): the one already built for it, or a new one from the mempool.
+    async fn on_get_value(&mut self, height: Height, round: Round, timeout: Duration) -> Result<BlockId, NodeError> {
+        let own = self
+            .proposals
+            .get(&(height.0, round.as_i64()))
+            .and_then(|vs| vs.iter().find(|v| v.proposer == self.me))
+            .map(|v| v.value);
+        if let Some(id) = own {
+            return Ok(id);
+        }
+        if round.as_i64() == 0 {
+            self.wait_for_transactions(timeout).await?;
+        }
+        let started = Instant::now();
+        let params = self.chain.genesis().params.clone();
+        let mut ledger = self.chain.write().await;
+        let candidates = {
+            let mempool = self.mempool.lock().map_err(|_| NodeError::Poisoned("mempool"))?;
+            mempool.reap(params.block_txs_max as usize, params.block_bytes_max as usize, |a| {
+                ledger.next_nonce(a).unwrap_or(1)
+            })
+        };
+        let me = self.me.0;
+        let executed = tokio::task::spawn_blocking(move || ledger.build_block(now_ms(), me, candidates))
+            .await
+            .map_err(|e| fatal("building a block", e))?
+            .map_err(|e| fatal("building a block", e))?;
+        let id = BlockId(executed.hash());
+        let block = executed.block.clone();
+        debug!(%height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
+        if started.elapsed() > timeout {
+            warn!(%height, %round, "building the block took longer than the propose timeout");
+        }
+        let encoded = Bytes::from(bct_proto::encode_block(&block));
+        self.candidates
+            .insert((height.0, id), Candidate { block, encoded, verdict: Verdict::Valid(Some(Box::new(executed))) });
+        let pv = ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer: self.me,
+            value: id,
+            validity: Validity::Valid,
+        };
+        self.remember(pv);
+        Ok(id)
+    }
+
+    /// Waits until a transaction is ready to propose, or the empty-block interval after the
+    /// previous block's time has passed (never more than half the propose timeout, so the
+    /// other validators do not give up on this proposer).
+    async fn wait_for_transactions(&self, timeout: Duration) -> Result<(), NodeError> {
+        let head_time_ms = self.chain.read().await.head().time_ms;
+        let due_ms = head_time_ms.saturating_add(self.params.empty_block_interval.as_millis() as u64);
+        let wait = Duration::from_millis(due_ms.saturating_sub(now_ms())).min(timeout / 2);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.params.tx_arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if tokio::time::Instant::now() >= deadline || self.has_ready_transactions().await? {
+                return Ok(());
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Whether the mempool holds a transaction that can go into the next block.
+    async fn has_ready_transactions(&self) -> Result<bool, NodeError> {
+        let ledger = self.chain.read().await;
+        let mempool = self.mempool.lock().map_err(|_| NodeError::Poisoned("mempool"))?;
+        if mempool.is_empty() {
+            return Ok(false);
+        }
+        Ok(!mempool.reap(1, usize::MAX, |a| ledger.next_nonce(a).unwrap_or(1)).is_empty())
+    }
+
+    /// Streams our proposal of `id` at (height, round), signing its parts.
+    async fn publish_own(&mut self, height: Height, round: Round, pol_round: Round, id: BlockId) {
+        let Some(signer) = &self.signer else { return };
+        let Some(c) = self.candidates.get(&(height.0, id)) else {
+            warn!(%height, %round, block = %id, "cannot stream a block we do not have");
+            return;
+        };
+        let init = PartInit { height, round, pol_round, proposer: self.me };
+        let signature = signer.sign_parts(height, round, pol_round, &id, &self.me);
+        let data = c.encoded.clone();
+        self.persist(&init, &id, &signature, &data);
+        let parts = parts::split(init, &data, signature);
+        self.streamed.insert((height.0, round.as_i64(), id), parts.clone());
+        self.publish(height, round, &parts).await;
+    }
+
+    async fn publish(&mut self, height: Height, round: Round, parts: &[ProposalPart]) {
+        self.stream_seq += 1;
+        let mut id = Vec::with_capacity(20);
+        id.extend_from_slice(&height.0.to_be_bytes());
+        id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
+        id.extend_from_slice(&self.stream_seq.to_be_bytes());
+        for msg in parts::stream_messages(StreamId::new(Bytes::from(id)), parts) {
+            if self.network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
+                warn!("the network stopped; proposal parts not published");
+                return;
+            }
+        }
+    }
+
+    async fn on_restream(
+        &mut self,
+        height: Height,
+        round: Round,
+        valid_round: Round,
+        address: ValidatorAddress,
+        id: BlockId,
+    ) {
+        if let Some(parts) = self.streamed.get(&(height.0, round.as_i64(), id)).cloned() {
+            // The original stream, with its proposer's signature.
+            self.publish(height, round, &parts).await;
+        } else if address == self.me {
+            // Our re-proposal of a block first proposed in `valid_round`.
+            self.publish_own(height, round, valid_round, id).await;
+        } else {
+            warn!(%height, %round, block = %id, "asked to restream a proposal we do not have");
+        }
+    }
+
+    async fn on_part(
+        &mut self,
+        publisher: PeerId,
+        part: StreamMessage<ProposalPart>,
+    ) -> Result<Option<ProposedValue<BctContext>>, NodeError> {
+        let stream = match self.assembler.push(publisher, part) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                warn!(%publisher, "dropped a proposal stream: {e}");
+                return Ok(None);
+            }
+        };
+        let h = stream.init.height.0;
+        if h < self.height.0 {
+            return Ok(None);
+        }
+        if h > self.height.0 {
+            if h <= self.height.0 + FUTURE_HEIGHTS_MAX {
+                let list = self.future.entry(h).or_default();
+                if list.len() < FUTURE_STREAMS_PER_HEIGHT_MAX {
+                    list.push(stream);
+                }
+            }
+            return Ok(None);
+        }
+        self.accept_stream(stream, true).await
+    }
+
+    /// Authenticates a complete stream for the current height, checks its block, and
+    /// records the proposed value. `None` if the stream is not the round proposer's.
+    async fn accept_stream(
+        &mut self,
+        stream: CompleteStream,
+        persist: bool,
+    ) -> Result<Option<ProposedValue<BctContext>>, NodeError> {
+        let CompleteStream { init, data, signature, parts } = stream;
+        let (height, round) = (init.height, init.round);
+        if height != self.height {
+            return Ok(None);
+        }
+        let proposer = self.ctx.select_proposer(&self.validators, height, round).clone();
+        if init.proposer != proposer.address {
+            warn!(%height, %round, claimed = %init.proposer, expected = %proposer.address, "proposal stream not from the round's proposer");
+            return Ok(None);
+        }
+        let block = match bct_proto::decode_block(&data, self.block_wire_bytes_max) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%height, %round, %proposer.address, "undecodable proposed block: {e}");
+                return Ok(None);
+            }
+        };
+        let id = BlockId(block.hash());
+        let signed = parts_sign_bytes(self.chain.chain_id(), height, round, init.pol_round, &id, &proposer.address);
+        if proposer.public_key.verify(&signed, &signature).is_err() {
+            warn!(%height, %round, %proposer.address, "proposal stream signature does not verify");
+            return Ok(None);
+        }
+        let per_round = self.proposals.get(&(height.0, round.as_i64())).map_or(0, Vec::len);
+        let known = self.candidates.contains_key(&(height.0, id));
+        if !known && per_round >= VALUES_PER_ROUND_MAX {
+            warn!(%height, %round, %proposer.address, "proposer sent more than one block for the round; ignoring more");
+            return Ok(None);
+        }
+        // A fresh proposal's block names its proposer; a re-proposal carries the block of an
+        // earlier round's proposer.
+        let expected_builder = init.pol_round.is_nil().then_some(proposer.address);
+        let validity = self.check(height, id, block, data.clone(), expected_builder, true).await?;
+        if persist {
+            self.persist(&init, &id, &signature, &data);
+        }
+        self.streamed.insert((height.0, round.as_i64(), id), parts);
+        let pv = ProposedValue {
+            height,
+            round,
+            valid_round: init.pol_round,
+            proposer: proposer.address,
+            value: id,
+            validity,
+        };
+        self.remember(pv.clone());
+        Ok(Some(pv))
+    }
+
+    /// Checks a block for the current height (once per block id) and keeps it.
+    async fn check(
+        &mut self,
+        height: Height,
+        id: BlockId,
+        block: Block,
+        encoded: Bytes,
+        builder: Option<ValidatorAddress>,
+        check_time: bool,
+    ) -> Result<Validity, NodeError> {
+        if let Some(c) = self.candidates.get(&(height.0, id)) {
+            return Ok(c.verdict.validity());
+        }
+        let h = &block.header;
+        let problem = if h.height != height.0 {
+            Some(format!("block height {} is not {height}", h.height))
+        } else if builder.is_some_and(|b| b.0 != h.proposer) {
+            Some(format!("block proposer {} is not the round's proposer", h.proposer))
+        } else if self.validators.get(&ValidatorAddress(h.proposer)).is_none() {
+            Some(format!("block proposer {} is not a validator", h.proposer))
+        } else if check_time && h.time_ms > now_ms() + BLOCK_TIME_FUTURE_MS_MAX {
+            Some(format!("block time {} ms is more than {BLOCK_TIME_FUTURE_MS_MAX} ms ahead of our clock", h.time_ms))
+        } else {
+            None
+        };
+        let verdict = match problem {
+            Some(p) => {
+                warn!(%height, block = %id, "invalid block: {p}");
+                Verdict::Invalid
+            }
+            None => match self.execute(block.clone()).await? {
+                Ok(executed) => Verdict::Valid(Some(Box::new(executed))),
+                Err(e) => {
+                    warn!(%height, block = %id, "invalid block: {e}");
+                    Verdict::Invalid
+                }
+            },
+        };
+        let validity = verdict.validity();
+        self.candidates.insert((height.0, id), Candidate { block, encoded, verdict });
+        Ok(validity)
+    }
+
+    /// Executes a block against the committed state. The outer error is a local failure
+    /// (storage, invariant: the node must stop), the inner one an invalid block.
+    async fn execute(&self, block: Block) -> Result<Result<Executed, BlockError>, NodeError> {
+        let mut ledger = self.chain.write().await;
+        let result = tokio::task::spawn_blocking(move || ledger.execute(&block))
+            .await
+            .map_err(|e| fatal("executing a block", e))?;
+        match result {
+            Err(e @ (BlockError::Store(_) | BlockError::Invariant(_))) => Err(fatal("executing a block", e)),
+            other => Ok(other),
+        }
+    }
+
+    fn remember(&mut self, pv: ProposedValue<BctContext>) {
+        let list = self.proposals.entry((pv.height.0, pv.round.as_i64())).or_default();
+        if !list.iter().any(|v| v.value == pv.value && v.valid_round == pv.valid_round) {
+            list.push(pv);
+        }
+    }
+
+    /// Stores an undecided proposal so that a restart can still answer for it.
+    fn persist(
+        &self,
+        init: &PartInit,
+        id: &BlockId,
+        signature: &malachitebft_signing_ed25519::Signature,
+        block: &Bytes,
+    ) {
+        let mut key = Vec::with_capacity(48);
+        key.extend_from_slice(&init.height.0.to_be_bytes());
+        key.extend_from_slice(&init.round.as_i64().to_be_bytes());
+        key.extend_from_slice(&id.0 .0);
+        let record = PendingProposal {
+            height: init.height.0,
+            round: init.round.as_i64(),
+            pol_round: init.pol_round.as_i64(),
+            proposer: init.proposer.0 .0.to_vec(),
+            signature: signature.to_bytes().to_vec(),
+            block: block.clone(),
+        };
+        if let Err(e) = self.pending.insert(key, record.encode_to_vec()) {
+            warn!("could not store an undecided proposal: {e}");
+        }
+    }
+
+    async fn on_decided(&mut self, cert: CommitCertificate<BctContext>) -> Result<(), NodeError> {
+        let height = cert.height;
+        let id = cert.value_id;
+        let Some(candidate) = self.candidates.get_mut(&(height.0, id)) else {
+            // Only possible if the engine replayed a value from its WAL whose block we lost.
+            error!(%height, block = %id, "decided a block we do not have; restarting the height to fetch it by sync");
+            self.lost_decision = Some(height.0);
+            return Ok(());
+        };
+        let executed = match &mut candidate.verdict {
+            Verdict::Valid(executed) => executed.take(),
+            // We refused it, possibly for a local reason (our clock behind the proposer's):
+            // more than 2/3 of the voting power accepted it, so execution decides below.
+            Verdict::Invalid => None,
+        };
+        let block = candidate.block.clone();
+        let executed = match executed {
+            Some(e) => *e,
+            None => self.execute(block.clone()).await?.map_err(|e| {
+                // This node's software or state differs from the network's: stop loudly.
+                fatal(&format!("the network decided block {id} at height {height}, which this node cannot apply"), e)
+            })?,
+        };
+        let cert_pb = certificate::to_pb(&cert, &self.validators).map_err(|e| fatal("certificate", e))?;
+        let txs: Vec<TxId> = block.txs.iter().map(|t| t.id()).collect();
+        let tx_count = txs.len();
+        let mut ledger = self.chain.write().await;
+        let header = tokio::task::spawn_blocking(move || {
+            let mut extra = vec![(certificate_key(height.0), cert_pb.encode_to_vec())];
+            // The first block a validator set decides also stores the set, for later proofs.
+            let set_key = certificate::validator_set_key(&executed.block.header.validator_set_hash);
+            if bct_ledger::Store::get(ledger.store(), &set_key)?.is_none() {
+                extra.push((set_key, certificate::encode_validator_set(&ledger.validators())));
+            }
+            let header = ledger.commit(executed, extra)?;
+            Ok::<_, BlockError>((header, ledger))
+        })
+        .await
+        .map_err(|e| fatal("committing a block", e))?;
+        let (header, ledger) = header.map_err(|e| fatal("committing a block", e))?;
+        let ledger = tokio::sync::OwnedRwLockWriteGuard::downgrade(ledger);
+        let purged = self.purge_mempool(&ledger, &txs, height.0);
+        drop(ledger);
+        self.chain.announce(height.0, &txs);
+        self.update_metrics(&header, tx_count);
+        info!(%height, round = %cert.round, block = %id, txs = tx_count, signatures = cert.commit_signatures.len(), purged, "committed block");
+        Ok(())
+    }
+
+    fn purge_mempool(&self, ledger: &NodeLedger, txs: &[TxId], height: u64) -> usize {
+        let Ok(mut mempool) = self.mempool.lock() else { return 0 };
+        let purged = mempool.purge(txs, height + 1, |a| ledger.next_nonce(a));
+        self.metrics.mempool_txs.set(mempool.len() as i64);
+        self.metrics.mempool_bytes.set(mempool.bytes() as i64);
+        purged
+    }
+
+    fn update_metrics(&mut self, header: &bct_ledger::BlockHeader, txs: usize) {
+        self.metrics.height.set(header.height as i64);
+        self.metrics.committed_blocks.inc();
+        self.metrics.committed_txs.inc_by(txs as u64);
+        self.metrics.block_time_seconds.set(header.time_ms as f64 / 1000.0);
+        if let Some(prev) = self.last_block_time_ms {
+            self.metrics.block_interval_seconds.set(header.time_ms.saturating_sub(prev) as f64 / 1000.0);
+        }
+        self.last_block_time_ms = Some(header.time_ms);
+    }
+
+    async fn on_finalized(&mut self, cert: CommitCertificate<BctContext>) -> Result<Next<BctContext>, NodeError> {
+        let height = cert.height;
+        if self.lost_decision == Some(height.0) {
+            self.lost_decision = None;
+            self.prune(height.0 - 1);
+            return Ok(Next::Restart(height, self.height_params()));
+        }
+        // The certificate at finalization may hold more precommits than at decision: keep
+        // the larger one (both prove the block).
+        let stored = {
+            let ledger = self.chain.read().await;
+            Chain::certificate(&ledger, height.0).map_err(|e| fatal("reading a certificate", e))?
+        };
+        if stored.is_some_and(|s| s.signatures.len() < cert.commit_signatures.len()) {
+            let bigger = certificate::to_pb(&cert, &self.validators).map_err(|e| fatal("certificate", e))?;
+            let ledger = self.chain.read().await;
+            if let Err(e) = bct_ledger::Store::apply(
+                ledger.store(),
+                vec![(certificate_key(height.0), Some(bigger.encode_to_vec()))],
+            ) {
+                warn!(%height, "could not store the finalized certificate: {e}");
+            }
+        }
+        self.prune(height.0);
+        self.refresh_validators().await?;
+        self.height = Height(height.0 + 1);
+        Ok(Next::Start(self.height, self.height_params()))
+    }
+
+    /// Forgets everything about heights up to `height`.
+    fn prune(&mut self, height: u64) {
+        let keep = height + 1;
+        self.candidates = self.candidates.split_off(&(keep, BlockId(bct_ledger::Hash::ZERO)));
+        self.proposals = self.proposals.split_off(&(keep, i64::MIN));
+        self.streamed = self.streamed.split_off(&(keep, i64::MIN, BlockId(bct_ledger::Hash::ZERO)));
+        self.future = self.future.split_off(&keep);
+        let end = keep.to_be_bytes();
+        for key in self.pending.range(..end.as_slice()).keys().flatten() {
+            let _ = self.pending.remove(key);
+        }
+    }
+
+    async fn decided_values(&self, from: u64, to: u64) -> Result<Vec<RawDecidedValue<BctContext>>, NodeError> {
+        let ledger = self.chain.read().await;
+        let from = from.max(1);
+        let to = to.min(ledger.height()).min(from.saturating_add(SYNC_VALUES_MAX - 1));
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for h in from..=to {
+            let block = ledger.block(h).map_err(|e| fatal("reading a block", e))?;
+            let cert = Chain::certificate(&ledger, h).map_err(|e| fatal("reading a certificate", e))?;
+            let (Some(block), Some(cert)) = (block, cert) else { break };
+            let cert = certificate::from_pb(&cert).map_err(|e| fatal("stored certificate", e))?;
+            let encoded = bct_proto::encode_block(&block);
+            if !out.is_empty() && bytes + encoded.len() > SYNC_RESPONSE_BYTES_MAX {
+                break;
+            }
+            bytes += encoded.len();
+            let cert =
+                ExtendedCommitCertificate::from_commit_certificate_and_extensions(cert, VoteExtensions::default());
+            out.push(RawDecidedValue::new(Bytes::from(encoded), cert));
+        }
+        Ok(out)
+    }
+
+    async fn on_synced_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: ValidatorAddress,
+        bytes: Bytes,
+    ) -> Result<SyncedValueOutcome<BctContext>, NodeError> {
+        let block = match bct_proto::decode_block(&bytes, self.block_wire_bytes_max) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(%height, "a peer sent an undecodable synced block: {e}");
+                return Ok(SyncedValueOutcome::PeerFault);
+            }
+        };
+        if block.header.height != height.0 {
+            warn!(%height, got = block.header.height, "a peer sent a synced block for another height");
+            return Ok(SyncedValueOutcome::PeerFault);
+        }
+        if height != self.height {
+            self.height = height;
+        }
+        let id = BlockId(block.hash());
+        // Decided blocks are old by now: their time is not checked against our clock.
+        let validity = self.check(height, id, block, bytes, None, false).await?;
+        let pv = ProposedValue { height, round, valid_round: Round::Nil, proposer, value: id, validity };
+        self.remember(pv.clone());
+        debug!(%height, block = %id, ?validity, "synced block checked");
+        Ok(SyncedValueOutcome::Verdict(pv))
+    }
+}

@@ -1,0 +1,9 @@
+//! Consensus: the Malachite context, codecs and signing of bct, proposal streams, commit
+//! certificates, and the host that answers the engine.
+
+pub mod certificate;
+pub mod codec;
+pub mod context;
+pub mod host;
+pub mod parts;
+pub mod signing;

@@ -1,0 +1,146 @@
+//! Writing the home directories of a whole network on one machine (loopback ports): keys,
+//! `genesis.json`, and each node's `config.toml` listing every other node. Used by
+//! `bct-node dev`, the tests, and tools that start local networks.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bct_ledger::genesis::{GenesisAccount, GenesisValidator};
+use bct_ledger::{Genesis, Params};
+
+use crate::config::{NodeConfig, PeerConfig, Role};
+use crate::error::NodeError;
+use crate::keys::NodeKey;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct LocalnetSpec {
+    /// Chain id.
+    pub chain_id: String,
+    /// Number of validators (equal power).
+    pub validators: usize,
+    /// Number of observers.
+    pub observers: usize,
+    /// Number of authority accounts in genesis (their keys are written too).
+    pub authorities: usize,
+    /// Loopback ports to use: each node takes three (p2p, gRPC, metrics).
+    pub ports: Vec<u16>,
+    /// Longest time between blocks when idle, ms.
+    pub empty_block_interval_ms: u64,
+    /// Propose timeout, ms.
+    pub timeout_propose_ms: u64,
+    /// Whether nodes forward submitted transactions to the validators.
+    pub forward: bool,
+}
+
+/// One generated node.
+#[derive(Clone, Debug)]
+pub struct LocalNode {
+    /// Its name (`validator-0`, `observer-0`).
+    pub name: String,
+    /// Its home directory.
+    pub home: PathBuf,
+    /// Its role.
+    pub role: Role,
+    /// Its gRPC address.
+    pub grpc: SocketAddr,
+    /// Its metrics address.
+    pub metrics: SocketAddr,
+    /// Its public key.
+    pub public_key: [u8; 32],
+}
+
+/// A generated network.
+#[derive(Clone, Debug)]
+pub struct Localnet {
+    /// The nodes, validators first.
+    pub nodes: Vec<LocalNode>,
+    /// The authority keys (also written as `authority-<i>.json` in the root directory).
+    pub authorities: Vec<NodeKey>,
+    /// The genesis.
+    pub genesis: Genesis,
+}
+
+/// Picks `n` free loopback TCP ports (bound and released: another process may take one in
+/// between, which the caller sees as a failure to start).
+pub fn free_ports(n: usize) -> Result<Vec<u16>, NodeError> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
+
+/// Writes the network into `dir` (one subdirectory per node).
+pub fn generate(dir: &Path, spec: &LocalnetSpec) -> Result<Localnet, NodeError> {
+    let total = spec.validators + spec.observers;
+    if spec.validators == 0 || spec.authorities == 0 {
+        return Err(NodeError::Config("a network needs at least one validator and one authority".into()));
+    }
+    if spec.ports.len() < total * 3 {
+        return Err(NodeError::Config(format!("{} nodes need {} ports, {} given", total, total * 3, spec.ports.len())));
+    }
+    std::fs::create_dir_all(dir)?;
+    let authorities: Vec<NodeKey> = (0..spec.authorities).map(|_| NodeKey::generate()).collect();
+    for (i, a) in authorities.iter().enumerate() {
+        a.save(&dir.join(format!("authority-{i}.json")))?;
+    }
+    let keys: Vec<NodeKey> = (0..total).map(|_| NodeKey::generate()).collect();
+    let genesis = Genesis {
+        chain_id: spec.chain_id.clone(),
+        genesis_time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        params: Params::default(),
+        authorities: authorities
+            .iter()
+            .enumerate()
+            .map(|(i, a)| GenesisAccount {
+                public_key: a.public_key(),
+                name: format!("Authority {i}"),
+                jurisdiction: "CN".into(),
+            })
+            .collect(),
+        validators: keys[..spec.validators]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| GenesisValidator { public_key: k.public_key(), power: 1, name: format!("validator-{i}") })
+            .collect(),
+    };
+    genesis.validate().map_err(|e| NodeError::Config(e.to_string()))?;
+    let genesis_json = genesis.to_json();
+    let mut nodes = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let (name, role) = if i < spec.validators {
+            (format!("validator-{i}"), Role::Validator)
+        } else {
+            (format!("observer-{}", i - spec.validators), Role::Observer)
+        };
+        let p = &spec.ports[i * 3..i * 3 + 3];
+        nodes.push(LocalNode {
+            home: dir.join(&name),
+            name,
+            role,
+            grpc: SocketAddr::from(([127, 0, 0, 1], p[1])),
+            metrics: SocketAddr::from(([127, 0, 0, 1], p[2])),
+            public_key: key.public_key(),
+        });
+    }
+    let peer = |i: usize| PeerConfig {
+        name: nodes[i].name.clone(),
+        public_key: hex::encode(nodes[i].public_key),
+        address: format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * 3]),
+        grpc: Some(format!("http://{}", nodes[i].grpc)),
+    };
+    for (i, (node, key)) in nodes.iter().zip(&keys).enumerate() {
+        std::fs::create_dir_all(&node.home)?;
+        key.save(&node.home.join("node_key.json"))?;
+        std::fs::write(node.home.join("genesis.json"), &genesis_json)?;
+        let mut config =
+            NodeConfig::new(&node.name, node.role, format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * 3]), node.grpc);
+        config.metrics.listen_addr = Some(node.metrics);
+        config.consensus.empty_block_interval_ms = spec.empty_block_interval_ms;
+        config.consensus.timeout_propose_ms = spec.timeout_propose_ms;
+        config.mempool.forward = spec.forward;
+        config.p2p.peers = (0..total).filter(|j| *j != i).map(peer).collect();
+        config.save(&node.home)?;
+    }
+    Ok(Localnet { nodes, authorities, genesis })
+}

@@ -1,0 +1,229 @@
+//! The gRPC server: the `Transactions` and `Events` services, `Query` (see [`crate::query`]),
+//! `grpc.health.v1` and server reflection, with limits on message sizes, concurrent requests
+//! and event streams. Every error is a gRPC status whose message says what was wrong.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bct_ledger::Hash;
+use bct_proto::pb;
+use bct_proto::pb::events_server::{Events, EventsServer};
+use bct_proto::pb::query_server::QueryServer;
+use bct_proto::pb::transactions_server::{Transactions, TransactionsServer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status};
+use tracing::info;
+
+use crate::chain::Chain;
+use crate::config::GrpcConfig;
+use crate::error::NodeError;
+use crate::query::QueryService;
+use crate::submit::{SubmitError, Submitter, TxState, FORWARDED_HEADER};
+
+/// Wait of a `Submit` that asks to wait without saying how long.
+const SUBMIT_WAIT_DEFAULT: Duration = Duration::from_secs(10);
+/// Concurrent requests on one connection.
+const REQUESTS_PER_CONNECTION_MAX: usize = 128;
+/// Block events buffered per subscriber before the stream waits for the client.
+const EVENTS_BUFFER_MAX: usize = 16;
+
+impl From<SubmitError> for Status {
+    fn from(e: SubmitError) -> Status {
+        use crate::mempool::MempoolError;
+        let msg = e.to_string();
+        match e {
+            SubmitError::TooLarge { .. } | SubmitError::BadSignature => Status::invalid_argument(msg),
+            SubmitError::Rejected(r) => {
+                // The rejection, as `bct.v1.Rejection`, rides in the status details for programs.
+                let details = prost::Message::encode_to_vec(&pb::Rejection::from(&r));
+                Status::with_details(tonic::Code::FailedPrecondition, msg, details.into())
+            }
+            SubmitError::Mempool(MempoolError::Full { .. }) => Status::resource_exhausted(msg),
+            SubmitError::Mempool(MempoolError::NonceTaken { .. }) => Status::already_exists(msg),
+            SubmitError::Mempool(_) => Status::failed_precondition(msg),
+            SubmitError::Internal(_) => Status::internal(msg),
+        }
+    }
+}
+
+/// A 32-byte id from a request field.
+pub(crate) fn hash_field(bytes: &[u8], field: &str) -> Result<Hash, Status> {
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| Status::invalid_argument(format!("{field}: expected 32 bytes, got {}", bytes.len())))?;
+    Ok(Hash(arr))
+}
+
+fn status_of(state: TxState) -> (pb::TxStatus, Option<pb::Committed>) {
+    match state {
+        TxState::Pending => (pb::TxStatus::Pending, None),
+        TxState::Committed(c) => (pb::TxStatus::Committed, Some(c)),
+        TxState::Unknown => (pb::TxStatus::Unknown, None),
+    }
+}
+
+/// The `Transactions` service.
+pub struct TransactionsService {
+    submitter: Submitter,
+    wait_max: Duration,
+}
+
+#[tonic::async_trait]
+impl Transactions for TransactionsService {
+    async fn submit(&self, request: Request<pb::SubmitRequest>) -> Result<Response<pb::SubmitResponse>, Status> {
+        let forwarded = request.metadata().contains_key(FORWARDED_HEADER);
+        let req = request.into_inner();
+        let tx = bct_proto::signed_tx_from_pb(req.tx.ok_or_else(|| Status::invalid_argument("tx: missing"))?)?;
+        let id = tx.id();
+        let state = if req.wait_for_commit {
+            let wait = match req.timeout_ms {
+                0 => SUBMIT_WAIT_DEFAULT,
+                ms => Duration::from_millis(u64::from(ms)),
+            }
+            .min(self.wait_max);
+            self.submitter.submit_and_wait(tx, forwarded, wait).await?
+        } else {
+            self.submitter.submit(tx, forwarded).await?
+        };
+        let (status, committed) = status_of(state);
+        Ok(Response::new(pb::SubmitResponse { tx_id: id.0.to_vec(), status: status.into(), committed }))
+    }
+
+    async fn get_tx_status(
+        &self,
+        request: Request<pb::GetTxStatusRequest>,
+    ) -> Result<Response<pb::GetTxStatusResponse>, Status> {
+        let id = hash_field(&request.get_ref().tx_id, "tx_id")?;
+        let (status, committed) = status_of(self.submitter.status(&id).await?);
+        Ok(Response::new(pb::GetTxStatusResponse { tx_id: id.0.to_vec(), status: status.into(), committed }))
+    }
+}
+
+/// The `Events` service.
+pub struct EventsService {
+    chain: Arc<Chain>,
+    streams: Arc<Semaphore>,
+}
+
+/// The event of committed block `height`, if it is committed.
+async fn block_event(chain: &Chain, height: u64) -> Result<Option<pb::BlockEvent>, Status> {
+    let ledger = chain.read().await;
+    let internal = |e: bct_ledger::StoreError| Status::internal(format!("reading block {height}: {e}"));
+    let Some(block) = ledger.block(height).map_err(internal)? else { return Ok(None) };
+    let results = ledger.results(height).map_err(internal)?.unwrap_or_default();
+    Ok(Some(pb::BlockEvent {
+        header: Some((&block.header).into()),
+        results: results.iter().map(pb::TxResult::from).collect(),
+        tx_ids: block.txs.iter().map(|t| t.id().0.to_vec()).collect(),
+    }))
+}
+
+#[tonic::async_trait]
+impl Events for EventsService {
+    type SubscribeStream = ReceiverStream<Result<pb::BlockEvent, Status>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(
+                "this node serves its maximum number of event streams; retry later or use another node",
+            )
+        })?;
+        let mut next = request.get_ref().from_height;
+        let chain = self.chain.clone();
+        let (tx, rx) = mpsc::channel(EVENTS_BUFFER_MAX);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut heights = chain.watch_height();
+            loop {
+                let head = *heights.borrow_and_update();
+                // Stored blocks first, then each new one as it is committed.
+                while next <= head {
+                    let event = match block_event(&chain, next).await {
+                        Ok(Some(e)) => Ok(e),
+                        Ok(None) => Err(Status::internal(format!("block {next} is missing from the store"))),
+                        Err(s) => Err(s),
+                    };
+                    let failed = event.is_err();
+                    if tx.send(event).await.is_err() || failed {
+                        return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    changed = heights.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Starts the gRPC server on `config.listen_addr`; returns the bound address and its task.
+pub async fn serve(
+    config: &GrpcConfig,
+    submitter: Submitter,
+    query: QueryService,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<(), NodeError>>), NodeError> {
+    let listener = TcpListener::bind(config.listen_addr).await?;
+    let bound = listener.local_addr()?;
+    let chain = submitter.chain().clone();
+    let size = config.message_bytes_max;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<TransactionsServer<TransactionsService>>().await;
+    health.set_serving::<QueryServer<QueryService>>().await;
+    health.set_serving::<EventsServer<EventsService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bct_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| NodeError::Grpc(format!("reflection: {e}")))?;
+
+    let transactions = TransactionsServer::new(TransactionsService {
+        submitter,
+        wait_max: Duration::from_millis(config.submit_wait_ms_max),
+    })
+    .max_decoding_message_size(size)
+    .max_encoding_message_size(size);
+    let events =
+        EventsServer::new(EventsService { chain, streams: Arc::new(Semaphore::new(config.event_streams_max)) })
+            .max_decoding_message_size(size)
+            .max_encoding_message_size(size);
+    let query = QueryServer::new(query).max_decoding_message_size(size).max_encoding_message_size(size);
+
+    // Longer than the longest Submit wait; streams are not cut (their response starts at once).
+    let timeout = Duration::from_millis(config.submit_wait_ms_max) + Duration::from_secs(10);
+    let router = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(REQUESTS_PER_CONNECTION_MAX)
+        .timeout(timeout)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrent_requests_max))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(transactions)
+        .add_service(query)
+        .add_service(events);
+    info!(%bound, "gRPC API listening (bct.v1.Transactions, Query, Events; grpc.health.v1; reflection)");
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+            .map_err(|e| NodeError::Grpc(e.to_string()))
+    });
+    Ok((bound, task))
+}
+
+impl TransactionsService {
+    /// The service over `submitter`, waiting at most `wait_max` for commits.
+    pub fn new(submitter: Submitter, wait_max: Duration) -> TransactionsService {
+        TransactionsService { submitter, wait_max }
+    }
+}

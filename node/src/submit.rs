@@ -1,0 +1,254 @@
+//! Admission of transactions into the mempool, their status, and forwarding to the validators.
+//!
+//! Admission checks, cheapest first: already committed (idempotent answer), already waiting,
+//! size, signature, then the ledger's `check_tx` against the committed state (a nonce ahead of
+//! the account's next one is let through, up to the mempool's window), then the mempool's own
+//! limits. A transaction admitted here from a client is forwarded to every validator with a
+//! gRPC endpoint, so whichever validator proposes next can include it.
+
+use std::sync::{Arc, Mutex};
+
+use bct_ledger::{Rejection, SignedTx, TxId};
+use bct_proto::pb;
+use tokio::sync::mpsc;
+use tonic::transport::Endpoint;
+use tracing::{debug, info, warn};
+
+use crate::chain::{Chain, NodeLedger};
+use crate::mempool::{Inserted, Mempool, MempoolError};
+use crate::metrics::Metrics;
+
+/// Metadata key marking a submission forwarded by another node (not forwarded again).
+pub const FORWARDED_HEADER: &str = "x-bct-forwarded";
+/// Transactions queued for each forwarding target before new ones are dropped (the
+/// transaction stays in the local mempool and is proposed when this node's turn comes).
+const FORWARD_QUEUE_TXS_MAX: usize = 4096;
+/// Forwarding calls in flight to one target.
+const FORWARD_CONCURRENCY_MAX: usize = 16;
+
+/// Why a transaction was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// Larger than the network allows.
+    #[error("the transaction is {size} bytes; this network accepts at most {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The signature does not verify.
+    #[error("the signature does not verify against the body bytes and signer_public_key (sign exactly the body bytes you send, after the domain tag)")]
+    BadSignature,
+    /// The ledger would reject it now.
+    #[error("the ledger would reject this transaction: {0}")]
+    Rejected(Rejection),
+    /// The mempool refused it.
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+    /// The node failed.
+    #[error("node error: {0}")]
+    Internal(String),
+}
+
+/// Where a transaction is after admission.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxState {
+    /// Waiting in the mempool.
+    Pending,
+    /// In a committed block.
+    Committed(pb::Committed),
+    /// Not known here.
+    Unknown,
+}
+
+/// The `Committed` description of a committed transaction, if it is.
+pub fn committed(ledger: &NodeLedger, id: &TxId) -> Result<Option<pb::Committed>, bct_ledger::StoreError> {
+    let Some(loc) = ledger.tx_location(id)? else { return Ok(None) };
+    let results = ledger.results(loc.height)?.unwrap_or_default();
+    let time_ms = ledger.block(loc.height)?.map(|b| b.header.time_ms).unwrap_or_default();
+    Ok(Some(pb::Committed {
+        height: loc.height,
+        index: loc.index,
+        result: results.get(loc.index as usize).map(pb::TxResult::from),
+        time_ms,
+    }))
+}
+
+/// Sends admitted transactions to the validators' gRPC endpoints.
+#[derive(Clone, Default)]
+pub struct Forwarder {
+    targets: Vec<(String, mpsc::Sender<pb::SignedTx>)>,
+}
+
+impl Forwarder {
+    /// Starts one forwarding task per `(name, url)` target.
+    pub fn start(targets: Vec<(String, String)>) -> Result<Forwarder, crate::NodeError> {
+        let mut out = Vec::new();
+        for (name, url) in targets {
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(|e| crate::NodeError::Config(format!("peer {name:?}: grpc {url:?} is not a URL: {e}")))?
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(10));
+            let client = pb::transactions_client::TransactionsClient::new(endpoint.connect_lazy());
+            let (tx, rx) = mpsc::channel::<pb::SignedTx>(FORWARD_QUEUE_TXS_MAX);
+            let task_name = name.clone();
+            tokio::spawn(async move {
+                use futures::StreamExt;
+                tokio_stream::wrappers::ReceiverStream::new(rx)
+                    .for_each_concurrent(FORWARD_CONCURRENCY_MAX, |signed| {
+                        let mut client = client.clone();
+                        let name = task_name.clone();
+                        async move {
+                            let mut req = tonic::Request::new(pb::SubmitRequest {
+                                tx: Some(signed),
+                                wait_for_commit: false,
+                                timeout_ms: 0,
+                            });
+                            req.metadata_mut()
+                                .insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
+                            if let Err(status) = client.submit(req).await {
+                                debug!(peer = %name, "forwarding a transaction failed: {}", status.message());
+                            }
+                        }
+                    })
+                    .await;
+            });
+            out.push((name, tx));
+        }
+        Ok(Forwarder { targets: out })
+    }
+
+    /// Queues `tx` for every target; a full queue drops it for that target.
+    pub fn forward(&self, tx: &SignedTx) {
+        if self.targets.is_empty() {
+            return;
+        }
+        let signed = bct_proto::signed_tx_to_pb(tx);
+        for (name, q) in &self.targets {
+            if q.try_send(signed.clone()).is_err() {
+                warn!(peer = %name, "forwarding queue full; the transaction waits for this node's turn to propose");
+            }
+        }
+    }
+}
+
+/// Admission, status and waiting, shared by the gRPC services.
+#[derive(Clone)]
+pub struct Submitter {
+    chain: Arc<Chain>,
+    mempool: Arc<Mutex<Mempool>>,
+    metrics: Arc<Metrics>,
+    forwarder: Forwarder,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl Submitter {
+    /// A submitter over the node's chain and mempool; `arrived` is signalled on each new
+    /// transaction (a waiting proposer listens).
+    pub fn new(
+        chain: Arc<Chain>,
+        mempool: Arc<Mutex<Mempool>>,
+        metrics: Arc<Metrics>,
+        forwarder: Forwarder,
+        arrived: Arc<tokio::sync::Notify>,
+    ) -> Submitter {
+        Submitter { chain, mempool, metrics, forwarder, arrived }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// Number of transactions waiting.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Admits `tx`; `forwarded` is true when another node sent it (it is not forwarded again).
+    pub async fn submit(&self, tx: SignedTx, forwarded: bool) -> Result<TxState, SubmitError> {
+        let id = tx.id();
+        let internal = |e: bct_ledger::StoreError| SubmitError::Internal(e.to_string());
+        {
+            let ledger = self.chain.read().await;
+            if ledger.tx_location(&id).map_err(internal)?.is_some_and(|l| l.accepted) {
+                return Ok(TxState::Committed(committed(&ledger, &id).map_err(internal)?.unwrap_or_default()));
+            }
+            let max = ledger.genesis().params.tx_bytes_max as usize;
+            if tx.wire_size() > max {
+                return Err(SubmitError::TooLarge { size: tx.wire_size(), max });
+            }
+        }
+        if self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()))?.contains(&id) {
+            return Ok(TxState::Pending);
+        }
+        if !tx.verify_signature() {
+            return Err(SubmitError::BadSignature);
+        }
+        let inserted = {
+            // The write lock keeps the state `check_tx` saw and the next nonce in step.
+            let mut ledger = self.chain.write().await;
+            match ledger.check_tx(&tx) {
+                Ok(()) | Err(Rejection::FutureNonce { .. }) => {}
+                Err(r) => return Err(SubmitError::Rejected(r)),
+            }
+            let next = ledger.next_nonce(&tx.body().signer).unwrap_or(1);
+            let mut mempool = self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()))?;
+            let inserted = mempool.insert(tx.clone(), next)?;
+            self.metrics.mempool_txs.set(mempool.len() as i64);
+            self.metrics.mempool_bytes.set(mempool.bytes() as i64);
+            inserted
+        };
+        if inserted == Inserted::New {
+            self.arrived.notify_one();
+            debug!(tx = %id, forwarded, "admitted transaction");
+            if !forwarded {
+                self.forwarder.forward(&tx);
+            }
+        }
+        Ok(TxState::Pending)
+    }
+
+    /// Where `id` is.
+    pub async fn status(&self, id: &TxId) -> Result<TxState, SubmitError> {
+        if self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()))?.contains(id) {
+            return Ok(TxState::Pending);
+        }
+        let ledger = self.chain.read().await;
+        match committed(&ledger, id).map_err(|e| SubmitError::Internal(e.to_string()))? {
+            Some(c) => Ok(TxState::Committed(c)),
+            None => Ok(TxState::Unknown),
+        }
+    }
+
+    /// Submits and waits up to `wait` for the commit (then answers `Pending`).
+    pub async fn submit_and_wait(
+        &self,
+        tx: SignedTx,
+        forwarded: bool,
+        wait: std::time::Duration,
+    ) -> Result<TxState, SubmitError> {
+        let id = tx.id();
+        // Registered before admission, so a commit right after admission is not missed.
+        let waiter = self.chain.wait_for(id).map_err(|e| SubmitError::Internal(e.to_string()))?;
+        let state = self.submit(tx, forwarded).await;
+        if !matches!(state, Ok(TxState::Pending)) {
+            self.chain.forget_waiter(&id);
+            return state;
+        }
+        // It may have been committed between admission and now, by an earlier submission.
+        if let TxState::Committed(c) = self.status(&id).await? {
+            self.chain.forget_waiter(&id);
+            return Ok(TxState::Committed(c));
+        }
+        match tokio::time::timeout(wait, waiter).await {
+            Ok(_) => self.status(&id).await,
+            Err(_) => {
+                self.chain.forget_waiter(&id);
+                info!(tx = %id, waited_ms = wait.as_millis() as u64, "transaction not committed within the wait");
+                Ok(TxState::Pending)
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The gRPC API end to end on a one-validator network: a retirement from admission to an
+//! offline-checked retirement certificate, the query service, the event stream, errors as
+//! gRPC statuses, health and reflection.
+
+mod common;
+
+use bct_ledger::crypto::{merkle_leaf, merkle_root_from_path};
+use bct_ledger::tx::{AdmitAccount, Attest, Issue, RegisterProject, Retire, TxBody, TxKind};
+use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
+use bct_ledger::{Amount, Hash, SignedTx};
+use bct_node::consensus::certificate;
+use bct_node::keys::NodeKey;
+use bct_proto::pb;
+use bct_proto::IntoLedger;
+use common::{serially, Net};
+use tokio_stream::StreamExt;
+
+fn signed(key: &NodeKey, nonce: u64, kind: TxKind) -> SignedTx {
+    let body = TxBody { chain_id: "bct-test".into(), signer: key.address(), nonce, expiry_height: 0, kind };
+    bct_proto::sign(key.signing_key(), &body)
+}
+
+fn accepted(c: &pb::Committed) -> pb::Accepted {
+    match c.result.as_ref().and_then(|r| r.outcome.clone()) {
+        Some(pb::tx_result::Outcome::Accepted(a)) => a,
+        other => panic!("not accepted: {other:?}"),
+    }
+}
+
+fn hash(bytes: &[u8]) -> Hash {
+    Hash(bytes.try_into().expect("32 bytes"))
+}
+
+#[test]
+fn n1f0_retirement_certificate_queries_events_and_errors() {
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 1).await;
+        let authority = net.net.authorities[0].clone();
+        let (v1, v2, holder) = (NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
+        let admit = |nonce, who: &NodeKey, role| {
+            signed(
+                &authority,
+                nonce,
+                TxKind::AdmitAccount(AdmitAccount {
+                    address: who.address(),
+                    role,
+                    name: format!("account {nonce}"),
+                    jurisdiction: "CN-FJ".into(),
+                }),
+            )
+        };
+        for (nonce, who, role) in [(1, &v1, Role::Verifier), (2, &v2, Role::Verifier), (3, &holder, Role::Holder)] {
+            net.submit_committed(0, &admit(nonce, who, role)).await;
+        }
+        let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
+        let project = "FJ-LJ-KELP-001".to_string();
+        net.submit_committed(
+            0,
+            &signed(
+                &authority,
+                4,
+                TxKind::RegisterProject(RegisterProject {
+                    id: project.clone(),
+                    name: "Lianjiang kelp".into(),
+                    owner: holder.address(),
+                    ecosystem: Ecosystem::SeaweedFarm,
+                    location: Location { region: "CN-FJ-350122".into(), coordinates: None },
+                    area_centiha: 17_180,
+                    methodology: methodology.clone(),
+                }),
+            ),
+        )
+        .await;
+        let period = Period {
+            start: Date::from_yyyymmdd(20240101).expect("date"),
+            end: Date::from_yyyymmdd(20241231).expect("date"),
+        };
+        let report = Hash::of(b"monitoring report 2024");
+        for v in [&v1, &v2] {
+            let attest = Attest {
+                project: project.clone(),
+                period,
+                quantity: Amount::from_kg(1_000_000),
+                methodology: methodology.clone(),
+                report_hash: report,
+                statement: "verified on site".into(),
+            };
+            net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
+        }
+        let issue = Issue {
+            project: project.clone(),
+            period,
+            report_hash: report,
+            quantity: Amount::from_kg(1_000_000),
+            recipient: None,
+        };
+        let issued = net.submit_committed(0, &signed(&authority, 5, TxKind::Issue(issue))).await;
+        let ticket = accepted(&issued).ticket.expect("ticket id");
+        let retire = Retire {
+            ticket: ticket.clone(),
+            quantity: Amount::from_kg(250_000),
+            beneficiary: "Fuzhou Marathon 2025".into(),
+            purpose: Purpose::Event,
+            jurisdiction: "CN".into(),
+            note: "offset of the event".into(),
+        };
+        let retire_tx = signed(&holder, 1, TxKind::Retire(retire));
+        let retired = net.submit_committed(0, &retire_tx).await;
+        let retirement = accepted(&retired).retirement.expect("retirement id");
+
+        // The retirement certificate checks offline: tx and result into the header, header
+        // signed by more than 2/3 of the validator set the header names.
+        let mut q = net.query(0).await;
+        let resp = q
+            .get_retirement_certificate(pb::GetRetirementCertificateRequest { retirement_id: retirement })
+            .await
+            .expect("certificate")
+            .into_inner();
+        let cert = resp.certificate.expect("certificate");
+        assert_eq!(prost::Message::encode_to_vec(&cert), resp.certificate_bytes);
+        let header: bct_ledger::BlockHeader = cert.header.clone().expect("header").into_ledger().expect("header");
+        let tx = bct_proto::signed_tx_from_pb(cert.tx.clone().expect("tx")).expect("tx");
+        assert_eq!(tx.id(), retire_tx.id());
+        let tx_proof = cert.tx_proof.clone().expect("tx proof");
+        let path: Vec<Hash> = tx_proof.path.iter().map(|p| hash(p)).collect();
+        assert_eq!(
+            merkle_root_from_path(merkle_leaf(&tx.id().0), tx_proof.index as usize, tx_proof.count as usize, &path),
+            Some(header.tx_root)
+        );
+        let result: bct_ledger::TxResult = cert.result.clone().expect("result").into_ledger().expect("result");
+        let result_proof = cert.result_proof.clone().expect("result proof");
+        let path: Vec<Hash> = result_proof.path.iter().map(|p| hash(p)).collect();
+        assert_eq!(
+            merkle_root_from_path(
+                merkle_leaf(&result.leaf_bytes()),
+                result_proof.index as usize,
+                result_proof.count as usize,
+                &path
+            ),
+            Some(header.results_root)
+        );
+        let validators: Vec<bct_ledger::types::Validator> =
+            cert.validators.iter().map(|v| v.clone().into_ledger().expect("validator")).collect();
+        assert_eq!(bct_ledger::block::validator_set_hash(&validators), header.validator_set_hash);
+        let commit = cert.commit.clone().expect("commit");
+        assert_eq!(hash(&commit.block_hash), header.hash());
+        certificate::verify(&cert.chain_id, &commit, &validators).expect("commit certificate verifies");
+        let mut forged = commit.clone();
+        forged.round += 1;
+        assert!(certificate::verify(&cert.chain_id, &forged, &validators).is_err());
+
+        // Queries over the same state.
+        let lots = q
+            .list_lots(pb::ListLotsRequest {
+                holder: holder.address().0.to_vec(),
+                ticket: None,
+                limit: 0,
+                start_after: None,
+            })
+            .await
+            .expect("lots")
+            .into_inner()
+            .lots;
+        assert_eq!(lots.len(), 2, "the retirement split the lot: {lots:?}");
+        let t = q.get_ticket(pb::GetTicketRequest { id: ticket.clone() }).await.expect("ticket").into_inner();
+        assert_eq!(t.attestations.len(), 2);
+        let r = q
+            .list_retirements(pb::ListRetirementsRequest {
+                filter: Some(pb::list_retirements_request::Filter::Beneficiary("Fuzhou Marathon 2025".into())),
+                ..Default::default()
+            })
+            .await
+            .expect("retirements")
+            .into_inner();
+        assert_eq!(r.retirements.len(), 1);
+        let supply = q.get_supply(pb::GetSupplyRequest {}).await.expect("supply").into_inner();
+        let totals = supply.totals.expect("totals");
+        assert_eq!((totals.issued_kg, totals.retired_kg, totals.active_kg), (1_000_000, 250_000, 750_000));
+        assert_eq!(supply.by_vintage.first().map(|v| v.vintage), Some(2024));
+        let txs = q
+            .list_account_transactions(pb::ListAccountTransactionsRequest {
+                address: authority.address().0.to_vec(),
+                limit: 2,
+                start_after: None,
+            })
+            .await
+            .expect("account transactions")
+            .into_inner();
+        assert_eq!(txs.transactions.len(), 2);
+        let cursor = txs.next_start_after.expect("more");
+        let rest = q
+            .list_account_transactions(pb::ListAccountTransactionsRequest {
+                address: authority.address().0.to_vec(),
+                limit: 10,
+                start_after: Some(cursor),
+            })
+            .await
+            .expect("next page")
+            .into_inner();
+        assert_eq!(rest.transactions.len(), 3, "5 authority transactions in all");
+        let got = q.get_transaction(pb::GetTransactionRequest { tx_id: retire_tx.id().0.to_vec() }).await.expect("tx");
+        assert_eq!(got.into_inner().committed.map(|c| c.height), Some(retired.height));
+        let missing = q.get_project(pb::GetProjectRequest { id: "NOPE".into() }).await.expect_err("unknown project");
+        assert_eq!(missing.code(), tonic::Code::NotFound);
+        let bad = q.get_account(pb::GetAccountRequest { address: vec![1, 2, 3] }).await.expect_err("short address");
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad.message().contains("20-byte"), "{}", bad.message());
+
+        // The event stream replays from genesis and follows.
+        let mut events = pb::events_client::EventsClient::new(net.channel(0).await)
+            .subscribe(pb::SubscribeRequest { from_height: 0 })
+            .await
+            .expect("subscribe")
+            .into_inner();
+        for expected in 0..=retired.height {
+            let e = events.next().await.expect("event").expect("event ok");
+            assert_eq!(e.header.expect("header").height, expected);
+            if expected == retired.height {
+                assert!(e.tx_ids.contains(&retire_tx.id().0.to_vec()));
+            }
+        }
+
+        // Errors are statuses that say what is wrong.
+        let mut t = net.transactions(0).await;
+        let mut bad_sig = bct_proto::signed_tx_to_pb(&signed(
+            &authority,
+            6,
+            TxKind::AdmitAccount(AdmitAccount {
+                address: NodeKey::generate().address(),
+                role: Role::Holder,
+                name: "x".into(),
+                jurisdiction: "CN".into(),
+            }),
+        ));
+        bad_sig.signature[0] ^= 1;
+        let e = t
+            .submit(pb::SubmitRequest { tx: Some(bad_sig), wait_for_commit: false, timeout_ms: 0 })
+            .await
+            .expect_err("bad signature");
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().contains("signature"), "{}", e.message());
+        let stale = bct_proto::signed_tx_to_pb(&admit(1, &NodeKey::generate(), Role::Holder));
+        let e = t
+            .submit(pb::SubmitRequest { tx: Some(stale), wait_for_commit: false, timeout_ms: 0 })
+            .await
+            .expect_err("stale");
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert!(e.message().contains("nonce 1 was already used"), "{}", e.message());
+        let details: pb::Rejection = prost::Message::decode(e.details()).expect("rejection in the details");
+        assert_eq!(details.code, 4);
+        // Resubmitting a committed transaction is idempotent.
+        let again = net.submit(0, &retire_tx).await;
+        assert_eq!(again.status, pb::TxStatus::Committed as i32);
+
+        // Health and reflection, for generic tools.
+        let mut health = tonic_health::pb::health_client::HealthClient::new(net.channel(0).await);
+        let h = health
+            .check(tonic_health::pb::HealthCheckRequest { service: "bct.v1.Transactions".into() })
+            .await
+            .expect("health")
+            .into_inner();
+        assert_eq!(h.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, ServerReflectionRequest};
+        let mut reflection = ServerReflectionClient::new(net.channel(0).await);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers =
+            reflection.server_reflection_info(tokio_stream::iter(vec![req])).await.expect("reflection").into_inner();
+        let listed = format!("{:?}", answers.next().await.expect("answer").expect("ok"));
+        assert!(listed.contains("bct.v1.Query") && listed.contains("grpc.health.v1.Health"), "{listed}");
+    });
+}
