@@ -181,11 +181,17 @@ pub async fn serve(
     health.set_serving::<TransactionsServer<TransactionsService>>().await;
     health.set_serving::<QueryServer<QueryService>>().await;
     health.set_serving::<EventsServer<EventsService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(bct_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| NodeError::Grpc(format!("reflection: {e}")))?;
+    // Both reflection versions: grpcurl and newer clients speak v1, Python's grpcio-reflection
+    // and many older tools speak v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(bct_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection =
+        reflection_builder().build_v1().map_err(|e| NodeError::Grpc(format!("reflection: {e}")))?;
+    let reflection_v1alpha =
+        reflection_builder().build_v1alpha().map_err(|e| NodeError::Grpc(format!("reflection (v1alpha): {e}")))?;
 
     let transactions = TransactionsServer::new(TransactionsService {
         submitter,
@@ -208,6 +214,7 @@ pub async fn serve(
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrent_requests_max))
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(transactions)
         .add_service(query)
         .add_service(events);
