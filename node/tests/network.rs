@@ -146,7 +146,8 @@ fn n4f0_late_observer_catches_up_and_outsider_is_refused() {
             let tx = admit(&authority, &chain_id, nonce, &format!("early-{nonce}"));
             net.submit_committed((nonce % 4) as usize, &tx).await;
         }
-        let target = net.wait_height(0, 10).await;
+        // The observer joins more than 100 blocks late and must sync them all.
+        let target = net.wait_height(0, 105).await;
 
         net.start(4);
         net.wait_height(4, target).await;
