@@ -20,6 +20,12 @@ pub const VALSET_DOMAIN: &[u8] = b"bct/valset/v1\0";
 pub const VALSET_APPROVAL_DOMAIN: &[u8] = b"bct/valset-approval/v1\0";
 /// Domain tag of state roots.
 pub const STATE_DOMAIN: &[u8] = b"bct/state/v1\0";
+/// Domain tag of consensus votes (prevotes and precommits).
+pub const VOTE_DOMAIN: &[u8] = b"bct/vote/v1\0";
+/// The vote type byte of a prevote.
+pub const PREVOTE: u8 = 1;
+/// The vote type byte of a precommit.
+pub const PRECOMMIT: u8 = 2;
 /// Human-readable part of bech32 addresses.
 pub const ADDRESS_HRP: &str = "bct";
 
@@ -135,6 +141,47 @@ impl FromStr for Address {
         let arr: [u8; 20] = data.try_into().map_err(|_| err())?;
         Ok(Address(arr))
     }
+}
+
+/// The bytes a validator signs for a consensus vote, integers big-endian:
+/// `VOTE_DOMAIN || len(chain_id) u32 || chain_id || vote type (1 prevote, 2 precommit) ||
+/// height u64 || round i64 || (0x00 for nil | 0x01 || block hash 32) || validator address 20`.
+/// The node signs these and certificate verifiers check them: one definition for both.
+pub fn vote_sign_bytes(
+    chain_id: &str,
+    vote_type: u8,
+    height: u64,
+    round: i64,
+    block_hash: Option<&Hash>,
+    validator: &Address,
+) -> Vec<u8> {
+    let mut b = Vec::with_capacity(VOTE_DOMAIN.len() + 4 + chain_id.len() + 1 + 8 + 8 + 1 + 32 + 20);
+    b.extend_from_slice(VOTE_DOMAIN);
+    b.extend_from_slice(&(chain_id.len() as u32).to_be_bytes());
+    b.extend_from_slice(chain_id.as_bytes());
+    b.push(vote_type);
+    b.extend_from_slice(&height.to_be_bytes());
+    b.extend_from_slice(&round.to_be_bytes());
+    match block_hash {
+        None => b.push(0),
+        Some(h) => {
+            b.push(1);
+            b.extend_from_slice(&h.0);
+        }
+    }
+    b.extend_from_slice(&validator.0);
+    b
+}
+
+/// The bytes every signature of a commit certificate covers: a precommit of `block_hash`.
+pub fn precommit_sign_bytes(
+    chain_id: &str,
+    height: u64,
+    round: u32,
+    block_hash: &Hash,
+    validator: &Address,
+) -> Vec<u8> {
+    vote_sign_bytes(chain_id, PRECOMMIT, height, i64::from(round), Some(block_hash), validator)
 }
 
 /// The message an ed25519 key signs for a transaction: [`TX_DOMAIN`] then the body bytes.

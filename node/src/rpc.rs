@@ -188,8 +188,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(bct_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection =
-        reflection_builder().build_v1().map_err(|e| NodeError::Grpc(format!("reflection: {e}")))?;
+    let reflection = reflection_builder().build_v1().map_err(|e| NodeError::Grpc(format!("reflection: {e}")))?;
     let reflection_v1alpha =
         reflection_builder().build_v1alpha().map_err(|e| NodeError::Grpc(format!("reflection (v1alpha): {e}")))?;
 

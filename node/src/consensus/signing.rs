@@ -18,7 +18,7 @@ use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
 use super::context::{BctContext, BlockId, Height, Proposal, ValidatorAddress, Vote};
 
 /// Domain tag of prevotes and precommits.
-pub const VOTE_DOMAIN: &[u8] = b"bct/vote/v1\0";
+pub use bct_ledger::crypto::VOTE_DOMAIN;
 /// Domain tag of proposals.
 pub const PROPOSAL_DOMAIN: &[u8] = b"bct/proposal/v1\0";
 /// Domain tag of the signature that ends a proposal stream.
@@ -34,8 +34,8 @@ fn chain_prefix(domain: &[u8], chain_id: &str) -> Vec<u8> {
     b
 }
 
-/// `VOTE_DOMAIN || len(chain_id) u32 || chain_id || type (1 prevote, 2 precommit) ||
-/// height u64 || round i64 || (0x00 for nil | 0x01 || block id 32) || validator address 20`.
+/// The bytes of a vote: [`bct_ledger::crypto::vote_sign_bytes`], the one definition that
+/// certificate verifiers (the wallet's `bct verify`) share.
 pub fn vote_sign_bytes(
     chain_id: &str,
     vote_type: VoteType,
@@ -44,22 +44,11 @@ pub fn vote_sign_bytes(
     value: Option<&Hash>,
     validator: &ValidatorAddress,
 ) -> Vec<u8> {
-    let mut b = chain_prefix(VOTE_DOMAIN, chain_id);
-    b.push(match vote_type {
-        VoteType::Prevote => 1,
-        VoteType::Precommit => 2,
-    });
-    b.extend_from_slice(&height.to_be_bytes());
-    b.extend_from_slice(&round.to_be_bytes());
-    match value {
-        None => b.push(0),
-        Some(id) => {
-            b.push(1);
-            b.extend_from_slice(&id.0);
-        }
-    }
-    b.extend_from_slice(&validator.0 .0);
-    b
+    let type_byte = match vote_type {
+        VoteType::Prevote => bct_ledger::crypto::PREVOTE,
+        VoteType::Precommit => bct_ledger::crypto::PRECOMMIT,
+    };
+    bct_ledger::crypto::vote_sign_bytes(chain_id, type_byte, height, round, value, &validator.0)
 }
 
 /// The bytes a validator signed to precommit `block_hash` at (height, round): what every
@@ -71,7 +60,7 @@ pub fn precommit_sign_bytes(
     block_hash: &Hash,
     validator: &ValidatorAddress,
 ) -> Vec<u8> {
-    vote_sign_bytes(chain_id, VoteType::Precommit, height, i64::from(round), Some(block_hash), validator)
+    bct_ledger::crypto::precommit_sign_bytes(chain_id, height, round, block_hash, &validator.0)
 }
 
 fn vote_bytes(chain_id: &str, v: &Vote) -> Vec<u8> {

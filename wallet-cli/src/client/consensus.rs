@@ -8,43 +8,9 @@ use bct_ledger::types::Validator;
 use bct_ledger::{Address, Hash};
 use bct_proto::pb;
 
-/// Domain tag of the consensus votes (prevotes and precommits) validators sign.
-pub const VOTE_DOMAIN: &[u8] = b"bct/vote/v1\0";
-/// The vote type byte of a precommit (a prevote is 1).
-pub const PRECOMMIT_VOTE_TYPE: u8 = 2;
-
-/// The bytes a validator signs to precommit `block_hash` at (`height`, `round`) on `chain_id`:
-/// what every signature of a commit certificate covers.
-///
-/// This must match, byte for byte, the vote encoding the node's consensus signs
-/// (`vote_sign_bytes` in `node/src/consensus/signing.rs`); if the two ever differ, no
-/// certificate verifies. The layout, integers big-endian:
-///
-/// ```text
-/// "bct/vote/v1\0" || len(chain_id) u32 || chain_id || 0x02 (precommit) || height u64
-///   || round i64 || 0x01 (a value, not nil) || block hash (32) || validator address (20)
-/// ```
-///
-/// The validator address is the first 20 bytes of blake3 of its ed25519 public key.
-pub fn precommit_sign_bytes(
-    chain_id: &str,
-    height: u64,
-    round: u32,
-    block_hash: &Hash,
-    validator: &Address,
-) -> Vec<u8> {
-    let mut b = Vec::with_capacity(VOTE_DOMAIN.len() + 4 + chain_id.len() + 1 + 8 + 8 + 1 + 32 + 20);
-    b.extend_from_slice(VOTE_DOMAIN);
-    b.extend_from_slice(&(chain_id.len() as u32).to_be_bytes());
-    b.extend_from_slice(chain_id.as_bytes());
-    b.push(PRECOMMIT_VOTE_TYPE);
-    b.extend_from_slice(&height.to_be_bytes());
-    b.extend_from_slice(&i64::from(round).to_be_bytes());
-    b.push(1);
-    b.extend_from_slice(&block_hash.0);
-    b.extend_from_slice(&validator.0);
-    b
-}
+/// The bytes a validator signs to precommit a block: what every signature of a commit
+/// certificate covers. Defined once in `bct-ledger` and signed by the node's consensus.
+pub use bct_ledger::crypto::{precommit_sign_bytes, PRECOMMIT as PRECOMMIT_VOTE_TYPE, VOTE_DOMAIN};
 
 /// One validator's precommit signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
