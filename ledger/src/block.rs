@@ -224,7 +224,7 @@ pub enum Rejection {
         reason: String,
     },
     /// The signer's role may not do this.
-    #[error("a {role} account may not {action}")]
+    #[error("{} {role} account may not {action}", .role.article())]
     WrongRole {
         /// Signer's role.
         role: Role,

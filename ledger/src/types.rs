@@ -32,6 +32,16 @@ impl Role {
     }
 }
 
+impl Role {
+    /// "a" or "an", for messages.
+    pub fn article(self) -> &'static str {
+        match self {
+            Role::Authority | Role::Exchange => "an",
+            Role::Verifier | Role::Holder => "a",
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -1,53 +1,103 @@
-//! The client library against a stand-in node: signing with the node's nonce and chain id,
-//! waiting for commits, rejections with the ledger's reason, paging, and certificates.
+//! The client library against a real one-validator `bct-node` network: signing with the node's
+//! nonce and chain id, waiting for commits, rejections with the ledger's reason, a transaction
+//! left waiting behind a nonce gap, the event stream, listings, and certificates.
 
 mod common;
+mod network;
+
+use std::time::{Duration, Instant};
 
 use bct_ledger::tx::{AdmitAccount, Retire};
 use bct_ledger::types::{Purpose, Role};
-use bct_ledger::{Rejection, TxKind};
+use bct_ledger::{Rejection, TxId, TxKind};
 use bct_wallet::client::certificate::{verify_file, CertificateFile};
 use bct_wallet::client::{Client, ClientError, RetirementQuery, TxOptions, TxStatus};
 use common::*;
+use ed25519_dalek::SigningKey;
+use network::{Network, Spec, WAIT};
 
-fn admit(who: &ed25519_dalek::SigningKey, role: Role) -> TxKind {
+fn admit(who: &SigningKey, role: Role) -> TxKind {
     TxKind::AdmitAccount(AdmitAccount { address: addr(who), role, name: "x".into(), jurisdiction: "CN-FJ".into() })
 }
 
-#[tokio::test]
-async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit() {
-    let node = fake_node::start(genesis());
-    let client = Client::connect(&node.url).await.expect("connects");
-    let status = client.network_status().await.expect("status");
-    assert_eq!((status.chain_id.as_str(), status.height, status.validators.len()), (CHAIN, 0, 4));
+/// Waits until the node says `id` is committed.
+async fn committed(client: &Client, id: &TxId) -> bct_wallet::client::Committed {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let TxStatus::Committed(c) = client.tx_status(id).await.expect("status") {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "transaction {id} not committed within {WAIT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
-    let a = authority();
-    assert_eq!(client.next_nonce(&addr(&a)).await.expect("nonce"), 1);
-    let receipt = client.send(&a, admit(&verifier1(), Role::Verifier), &TxOptions::default()).await.expect("sent");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit() {
+    let net = Network::start(Spec::validators(1));
+    let client = Client::connect(net.url()).await.expect("connects");
+    let status = client.network_status().await.expect("status");
+    assert_eq!((status.chain_id.as_str(), status.validators.len()), (net.chain_id.as_str(), 1));
+    assert!(status.height >= 1, "{status:?}");
+    let mut events = client.subscribe(status.height + 1).await.expect("subscribed");
+
+    let a = &net.authority;
+    assert_eq!(client.next_nonce(&addr(a)).await.expect("nonce"), 1);
+    let receipt = client.send(a, admit(&verifier1(), Role::Verifier), &TxOptions::default()).await.expect("sent");
     assert_eq!(receipt.nonce, 1);
     let (c, accepted) = receipt.accepted().expect("committed and accepted");
-    assert_eq!((c.height, c.index), (1, 0));
+    assert!(c.height > status.height, "{c:?}");
+    assert_eq!(c.index, 0);
     assert_eq!(accepted.ticket, None);
-    assert_eq!(client.next_nonce(&addr(&a)).await.expect("nonce"), 2);
+    assert_eq!(client.next_nonce(&addr(a)).await.expect("nonce"), 2);
     assert!(matches!(client.tx_status(&receipt.tx_id).await.expect("status"), TxStatus::Committed(_)));
     let shown = client.transaction(&receipt.tx_id).await.expect("tx");
     assert_eq!(shown.tx.id(), receipt.tx_id);
 
+    // The event stream has every block from where it started, the admission in its own.
+    let deadline = Instant::now() + WAIT;
+    let mut next = status.height + 1;
+    loop {
+        let e = tokio::time::timeout(WAIT, events.next()).await.expect("an event in time").expect("event");
+        let e = e.expect("the stream goes on");
+        assert_eq!(e.header.height, next);
+        next += 1;
+        if e.header.height == c.height {
+            assert_eq!(e.tx_ids, [receipt.tx_id]);
+            assert!(e.results[0].outcome.is_ok(), "{:?}", e.results);
+            break;
+        }
+        assert!(e.tx_ids.is_empty() && Instant::now() < deadline, "{:?}", e.tx_ids);
+    }
+
     // Not waiting: the node answers at admission.
     let no_wait = TxOptions { wait_for_commit: false, ..TxOptions::default() };
-    let r = client.send(&a, admit(&verifier2(), Role::Verifier), &no_wait).await.expect("sent");
+    let r = client.send(a, admit(&verifier2(), Role::Verifier), &no_wait).await.expect("sent");
     assert_eq!(r.status, TxStatus::Pending);
+    committed(&client, &r.tx_id).await;
 
     // A nonce already used: refused at admission, with the ledger's reason and code.
     let stale = TxOptions { nonce: Some(1), ..TxOptions::default() };
-    match client.send(&a, admit(&owner(), Role::Holder), &stale).await {
+    match client.send(a, admit(&owner(), Role::Holder), &stale).await {
         Err(ClientError::Rejected { rejection, height: None, .. }) => {
             assert_eq!(*rejection, Rejection::StaleNonce { expected: 3, got: 1 });
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
-    let e = client.send(&a, admit(&verifier2(), Role::Verifier), &TxOptions::default()).await.expect_err("exists");
+    let e = client.send(a, admit(&verifier2(), Role::Verifier), &TxOptions::default()).await.expect_err("exists");
     assert!(e.to_string().contains("is already admitted") && e.to_string().contains("rejection code 15"), "{e}");
+
+    // A nonce ahead is admitted but waits for the gap: the wait ends with it pending, and it
+    // commits once the gap is filled.
+    let ahead = TxOptions { nonce: Some(4), wait_timeout_ms: 500, ..TxOptions::default() };
+    let waiting = client.send(a, admit(&owner(), Role::Holder), &ahead).await.expect("admitted");
+    assert_eq!(waiting.status, TxStatus::Pending);
+    assert_eq!(client.tx_status(&waiting.tx_id).await.expect("status"), TxStatus::Pending);
+    let gap = client.send(a, admit(&buyer(), Role::Holder), &TxOptions::default()).await.expect("sent");
+    assert_eq!(gap.nonce, 3);
+    let c = committed(&client, &waiting.tx_id).await;
+    assert!(c.result.outcome.is_ok(), "{c:?}");
+    assert_eq!(client.next_nonce(&addr(a)).await.expect("nonce"), 5);
 
     // A signer that is not admitted has no nonce: the error says who must admit it.
     let e = client.send(&key(77), admit(&key(78), Role::Holder), &TxOptions::default()).await.expect_err("unknown");
@@ -56,26 +106,25 @@ async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit
 
     // Queries of things that do not exist.
     assert!(matches!(client.project("NOPE").await, Err(ClientError::NotFound { .. })));
-    assert!(matches!(client.block(Some(99)).await, Err(ClientError::NotFound { .. })));
+    assert!(matches!(client.block(Some(1 << 40)).await, Err(ClientError::NotFound { .. })));
     let b = client.block(None).await.expect("latest");
-    assert_eq!(b.block.header.height, 2);
+    assert!(b.block.header.height >= c.height);
     assert!(b.commit.is_some());
 }
 
-#[tokio::test]
-async fn retirements_page_and_certificates_verify() {
-    let f = fixture(); // only for the keys and genesis it shares with the fake node
-    let node = fake_node::start(f.genesis.clone());
-    let client = Client::connect(&node.url).await.expect("connects");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retirements_list_and_certificates_verify() {
+    let net = Network::start(Spec::validators(1));
+    let client = Client::connect(net.url()).await.expect("connects");
     let opts = TxOptions::default();
-    let a = authority();
+    let a = &net.authority;
     for (who, role) in
         [(verifier1(), Role::Verifier), (verifier2(), Role::Verifier), (owner(), Role::Holder), (buyer(), Role::Holder)]
     {
-        client.send(&a, admit(&who, role), &opts).await.expect("admitted");
+        client.send(a, admit(&who, role), &opts).await.expect("admitted");
     }
-    // Replays the fixture's project, attestations, issuance and transfer through the node.
-    let (first_block, _) = replay_block1(&client).await;
+    // The fixture's project, attestations, issuance and transfer, through the node.
+    let first_block = replay_block1(&client, a).await;
     assert!(first_block > 0);
     let ticket = "FJ-LJ-KELP-001-20210101-20211231-1";
     let mut ids = Vec::new();
@@ -98,7 +147,7 @@ async fn retirements_page_and_certificates_verify() {
         ids.push(r.accepted().and_then(|(_, a)| a.retirement).expect("a retirement id"));
     }
     assert_eq!(ids, [1, 2, 3]);
-    // The fake node pages by two: the client gathers all pages, and stops at the limit.
+    // All of them, or up to a limit (the listing then says it was cut).
     let all = client.retirements(&RetirementQuery::default(), 100).await.expect("list");
     assert_eq!((all.items.len(), all.truncated), (3, false));
     let two = client.retirements(&RetirementQuery::default(), 2).await.expect("list");
@@ -111,8 +160,10 @@ async fn retirements_page_and_certificates_verify() {
 
     let bytes = client.retirement_certificate_bytes(2).await.expect("certificate");
     let file = CertificateFile::from_certificate_bytes(&bytes).expect("decodes");
-    let v = verify_file(file.to_json().as_bytes(), &f.genesis).expect("verifies");
+    let v = verify_file(file.to_json().as_bytes(), &net.genesis).expect("verifies");
     assert_eq!((v.summary.retirement_id, v.summary.beneficiary.as_str(), v.summary.quantity.as_str()), (2, "B", "11t"));
+    // The fixture's network is another one: its genesis does not verify this certificate.
+    assert!(verify_file(file.to_json().as_bytes(), &genesis()).is_err());
 
     let lots = client.lots(&addr(&buyer()), Some(ticket), 1000).await.expect("lots");
     let retired: u64 = lots.items.iter().filter(|l| l.state.is_final()).map(|l| l.amount().kg()).sum();
@@ -120,7 +171,7 @@ async fn retirements_page_and_certificates_verify() {
 }
 
 /// Project, attestations, issuance and a transfer to the buyer; returns the issuing height.
-async fn replay_block1(client: &Client) -> (u64, ()) {
+async fn replay_block1(client: &Client, a: &SigningKey) -> u64 {
     use bct_ledger::tx::{Attest, Issue, RegisterProject, Transfer};
     use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period};
     let opts = TxOptions::default();
@@ -131,10 +182,9 @@ async fn replay_block1(client: &Client) -> (u64, ()) {
     let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
     let report = bct_ledger::Hash::of(b"report");
     let t = |n| bct_ledger::Amount::from_tonnes(n).expect("small");
-    let a = authority();
     client
         .send(
-            &a,
+            a,
             TxKind::RegisterProject(RegisterProject {
                 id: "FJ-LJ-KELP-001".into(),
                 name: "Lianjiang kelp farm".into(),
@@ -167,7 +217,7 @@ async fn replay_block1(client: &Client) -> (u64, ()) {
     }
     let issued = client
         .send(
-            &a,
+            a,
             TxKind::Issue(Issue {
                 project: "FJ-LJ-KELP-001".into(),
                 period,
@@ -195,5 +245,5 @@ async fn replay_block1(client: &Client) -> (u64, ()) {
         )
         .await
         .expect("transferred");
-    (height, ())
+    height
 }

@@ -3,8 +3,6 @@
 //! ledger's own functions, and precommits signed by test validator keys.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod fake_node;
-
 use bct_ledger::block::result_leaves;
 use bct_ledger::crypto::{merkle_leaf, merkle_path};
 use bct_ledger::genesis::{GenesisAccount, GenesisValidator};
