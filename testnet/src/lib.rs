@@ -1,0 +1,7 @@
+//! `bct-testnet`: a whole bct network on one machine. The library holds what the command and
+//! the fault tests share: the network layout and its node processes ([`net`]), the real-case
+//! demo ([`demo`]) and the load generator ([`bench`]).
+
+pub mod net;
+
+pub use net::{NodeCommand, Options, Testnet};
