@@ -65,6 +65,17 @@ fn status_of(state: TxState) -> (pb::TxStatus, Option<pb::Committed>) {
     }
 }
 
+/// The answer for a transaction of a batch that was refused with `status`.
+fn refused(tx_id: Vec<u8>, status: &Status) -> pb::SubmitResult {
+    pb::SubmitResult {
+        tx_id,
+        status: pb::TxStatus::Unspecified.into(),
+        code: status.code() as u32,
+        message: status.message().to_string(),
+        rejection: None,
+    }
+}
+
 /// The `Transactions` service.
 pub struct TransactionsService {
     submitter: Submitter,
@@ -90,6 +101,63 @@ impl Transactions for TransactionsService {
         };
         let (status, committed) = status_of(state);
         Ok(Response::new(pb::SubmitResponse { tx_id: id.0.to_vec(), status: status.into(), committed }))
+    }
+
+    async fn submit_batch(
+        &self,
+        request: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        use crate::submit::SUBMIT_BATCH_TXS_MAX;
+        let forwarded = request.metadata().contains_key(FORWARDED_HEADER);
+        let req = request.into_inner();
+        if req.txs.len() > SUBMIT_BATCH_TXS_MAX {
+            return Err(Status::invalid_argument(format!(
+                "txs: {} transactions in one batch; at most {SUBMIT_BATCH_TXS_MAX}",
+                req.txs.len()
+            )));
+        }
+        // Unreadable transactions are answered in place; the rest are admitted together.
+        let mut results: Vec<Option<pb::SubmitResult>> = Vec::with_capacity(req.txs.len());
+        let mut readable = Vec::new();
+        for signed in req.txs {
+            match bct_proto::signed_tx_from_pb(signed) {
+                Ok(tx) => {
+                    readable.push(tx);
+                    results.push(None);
+                }
+                Err(e) => {
+                    let status = Status::from(e);
+                    results.push(Some(refused(Vec::new(), &status)));
+                }
+            }
+        }
+        let ids: Vec<Vec<u8>> = readable.iter().map(|t| t.id().0.to_vec()).collect();
+        let answers = self.submitter.submit_batch(readable, forwarded).await;
+        let mut answers = ids.into_iter().zip(answers);
+        let results = results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    let (id, answer) = answers.next().expect("one answer per readable transaction");
+                    match answer {
+                        Ok(state) => {
+                            let (status, _) = status_of(state);
+                            pb::SubmitResult { tx_id: id, status: status.into(), ..Default::default() }
+                        }
+                        Err(e) => {
+                            let rejection = match &e {
+                                SubmitError::Rejected(r) => Some(pb::Rejection::from(r)),
+                                _ => None,
+                            };
+                            let mut r = refused(id, &Status::from(e));
+                            r.rejection = rejection;
+                            r
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitBatchResponse { results }))
     }
 
     async fn get_tx_status(

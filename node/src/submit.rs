@@ -23,8 +23,12 @@ pub const FORWARDED_HEADER: &str = "x-bct-forwarded";
 /// Transactions queued for each forwarding target before new ones are dropped (the
 /// transaction stays in the local mempool and is proposed when this node's turn comes).
 const FORWARD_QUEUE_TXS_MAX: usize = 4096;
-/// Forwarding calls in flight to one target.
-const FORWARD_CONCURRENCY_MAX: usize = 16;
+/// Forwarding calls (batches) in flight to one target.
+const FORWARD_CONCURRENCY_MAX: usize = 4;
+/// Most transactions in one `SubmitBatch` call (and in one forwarded batch).
+pub const SUBMIT_BATCH_TXS_MAX: usize = 1000;
+/// Bytes after which a forwarded batch is closed (well under the gRPC message limit).
+const FORWARD_BATCH_BYTES_MAX: usize = 2 << 20;
 
 /// Why a transaction was not admitted.
 #[derive(Debug, thiserror::Error)]
@@ -94,25 +98,33 @@ impl Forwarder {
             let (tx, rx) = mpsc::channel::<pb::SignedTx>(FORWARD_QUEUE_TXS_MAX);
             let task_name = name.clone();
             tokio::spawn(async move {
-                use futures::StreamExt;
-                tokio_stream::wrappers::ReceiverStream::new(rx)
-                    .for_each_concurrent(FORWARD_CONCURRENCY_MAX, |signed| {
-                        let mut client = client.clone();
-                        let name = task_name.clone();
-                        async move {
-                            let mut req = tonic::Request::new(pb::SubmitRequest {
-                                tx: Some(signed),
-                                wait_for_commit: false,
-                                timeout_ms: 0,
-                            });
-                            req.metadata_mut()
-                                .insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
-                            if let Err(status) = client.submit(req).await {
-                                debug!(peer = %name, "forwarding a transaction failed: {}", status.message());
+                let mut rx = rx;
+                let in_flight = Arc::new(tokio::sync::Semaphore::new(FORWARD_CONCURRENCY_MAX));
+                // Whatever is queued goes in one batch (up to the batch limit).
+                while let Some(first) = rx.recv().await {
+                    let mut bytes = prost::Message::encoded_len(&first);
+                    let mut txs = vec![first];
+                    while txs.len() < SUBMIT_BATCH_TXS_MAX && bytes < FORWARD_BATCH_BYTES_MAX {
+                        match rx.try_recv() {
+                            Ok(t) => {
+                                bytes += prost::Message::encoded_len(&t);
+                                txs.push(t);
                             }
+                            Err(_) => break,
                         }
-                    })
-                    .await;
+                    }
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                    let mut client = client.clone();
+                    let name = task_name.clone();
+                    tokio::spawn(async move {
+                        let mut req = tonic::Request::new(pb::SubmitBatchRequest { txs });
+                        req.metadata_mut().insert(FORWARDED_HEADER, tonic::metadata::MetadataValue::from_static("1"));
+                        if let Err(status) = client.submit_batch(req).await {
+                            debug!(peer = %name, "forwarding a batch failed: {}", status.message());
+                        }
+                        drop(permit);
+                    });
+                }
             });
             out.push((name, tx));
         }
@@ -208,6 +220,86 @@ impl Submitter {
             }
         }
         Ok(TxState::Pending)
+    }
+
+    /// Admits a batch: one signature batch verification, one pass under the ledger's write
+    /// lock, one forwarding batch. One answer per transaction, in order.
+    pub async fn submit_batch(&self, txs: Vec<SignedTx>, forwarded: bool) -> Vec<Result<TxState, SubmitError>> {
+        let internal = |e: bct_ledger::StoreError| SubmitError::Internal(e.to_string());
+        let mut answers: Vec<Option<Result<TxState, SubmitError>>> = Vec::with_capacity(txs.len());
+        let ids: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
+        {
+            let ledger = self.chain.read().await;
+            let max = ledger.genesis().params.tx_bytes_max as usize;
+            let mempool = self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()));
+            for (tx, id) in txs.iter().zip(&ids) {
+                let answer = match ledger.tx_location(id) {
+                    Err(e) => Some(Err(internal(e))),
+                    Ok(Some(l)) if l.accepted => Some(committed(&ledger, id).map_err(internal).map(|c| TxState::Committed(c.unwrap_or_default()))),
+                    Ok(_) if tx.wire_size() > max => Some(Err(SubmitError::TooLarge { size: tx.wire_size(), max })),
+                    Ok(_) => match &mempool {
+                        Ok(m) if m.contains(id) => Some(Ok(TxState::Pending)),
+                        Ok(_) => None,
+                        Err(_) => Some(Err(SubmitError::Internal("mempool lock poisoned".into()))),
+                    },
+                };
+                answers.push(answer);
+            }
+        }
+        // Signatures of the transactions still undecided, in one batch.
+        let open: Vec<usize> = (0..txs.len()).filter(|i| answers[*i].is_none()).collect();
+        let messages: Vec<Vec<u8>> = open.iter().map(|i| txs[*i].signing_message()).collect();
+        let items: Vec<(&[u8; 32], &[u8], &[u8; 64])> =
+            open.iter().zip(&messages).map(|(i, m)| (txs[*i].public_key(), m.as_slice(), txs[*i].signature())).collect();
+        let sig_ok = bct_ledger::crypto::verify_signatures(&items);
+        for (i, ok) in open.iter().zip(sig_ok) {
+            if !ok {
+                answers[*i] = Some(Err(SubmitError::BadSignature));
+            }
+        }
+        let mut admitted = Vec::new();
+        {
+            let mut ledger = self.chain.write().await;
+            let mempool = self.mempool.lock();
+            let Ok(mut mempool) = mempool else {
+                return answers
+                    .into_iter()
+                    .map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("mempool lock poisoned".into()))))
+                    .collect();
+            };
+            for (i, tx) in txs.into_iter().enumerate() {
+                if answers[i].is_some() {
+                    continue;
+                }
+                let answer = match ledger.check_tx(&tx) {
+                    Ok(()) | Err(Rejection::FutureNonce { .. }) => {
+                        let next = ledger.next_nonce(&tx.body().signer).unwrap_or(1);
+                        match mempool.insert(tx.clone(), next) {
+                            Ok(Inserted::New) => {
+                                admitted.push(tx);
+                                Ok(TxState::Pending)
+                            }
+                            Ok(Inserted::AlreadyPending) => Ok(TxState::Pending),
+                            Err(e) => Err(SubmitError::Mempool(e)),
+                        }
+                    }
+                    Err(r) => Err(SubmitError::Rejected(r)),
+                };
+                answers[i] = Some(answer);
+            }
+            self.metrics.mempool_txs.set(mempool.len() as i64);
+            self.metrics.mempool_bytes.set(mempool.bytes() as i64);
+        }
+        if !admitted.is_empty() {
+            self.arrived.notify_one();
+            debug!(txs = admitted.len(), forwarded, "admitted a batch");
+            if !forwarded {
+                for tx in &admitted {
+                    self.forwarder.forward(tx);
+                }
+            }
+        }
+        answers.into_iter().map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("no answer".into())))).collect()
     }
 
     /// Where `id` is.

@@ -2,6 +2,8 @@
 //! the fault tests share: the network layout and its node processes ([`net`]), the real-case
 //! demo ([`demo`]) and the load generator ([`bench`]).
 
+pub mod bench;
+pub mod demo;
 pub mod net;
 
 pub use net::{NodeCommand, Options, Testnet};

@@ -82,8 +82,8 @@ impl Default for Options {
             validators: 4,
             observers: 1,
             base_port: Some(DEFAULT_BASE_PORT),
-            empty_block_interval_ms: 1000,
-            timeout_propose_ms: 2000,
+            empty_block_interval_ms: 500,
+            timeout_propose_ms: 3000,
         }
     }
 }
