@@ -176,8 +176,16 @@ pub fn next_state_root(prev: &Hash, writes: &Batch) -> Hash {
 }
 
 impl<S: Store> Ledger<S> {
+    /// Blocks checked against each other when a used store is opened: the newest ones, back
+    /// from the committed height (all of them on a shorter chain). Older blocks are checked
+    /// when read ([`Ledger::block`]) and by [`Ledger::verify_chain`].
+    pub const OPEN_VERIFIED_BLOCKS: u64 = 1_000;
+
     /// Opens the ledger: a fresh store gets the genesis state (height 0); a used one gives
-    /// back exactly the state of its last committed block, checked against its root.
+    /// back exactly the state of its last committed block, after checks: it holds at least
+    /// what its high-water mark says was committed ([`StoreError::Lost`]), its newest
+    /// [`Ledger::OPEN_VERIFIED_BLOCKS`] blocks pass [`Ledger::verify_chain`], and the whole
+    /// state decodes and passes every invariant.
     pub fn open(store: S, genesis: Genesis) -> Result<Ledger<S>, OpenError> {
         let mut state = State::default();
         let genesis_writes = genesis_state(&mut state, &genesis).map_err(|e| OpenError::Inconsistent(e.to_string()))?;
@@ -196,11 +204,17 @@ impl<S: Store> Ledger<S> {
         };
         match store.get(KEY_HEIGHT)? {
             None => {
+                // An empty store whose mark says blocks were committed lost them all (a data
+                // file cut to zero reopens empty): never start over at genesis silently.
+                if let Some(committed) = store.high_water_mark()? {
+                    return Err(StoreError::Lost { holds: "no committed block".into(), committed }.into());
+                }
                 let mut batch = genesis_writes;
                 batch.push((height_key(b'B', 0), Some(enc(&Block { header: genesis_header.clone(), txs: vec![] })?)));
                 batch.push((height_key(b'Q', 0), Some(enc(&Vec::<TxResult>::new())?)));
                 batch.push((KEY_HEIGHT.to_vec(), Some(0u64.to_be_bytes().to_vec())));
                 store.apply(batch)?;
+                store.record_high_water_mark(0)?;
                 state.clear_journal();
                 Ok(Ledger { store, genesis, state, head: genesis_header })
             }
@@ -208,6 +222,15 @@ impl<S: Store> Ledger<S> {
                 let height = u64::from_be_bytes(
                     h.as_slice().try_into().map_err(|_| StoreError::Corrupt("applied height is not 8 bytes".into()))?,
                 );
+                // sled reopens a truncated or damaged log as an older database: the mark,
+                // kept outside it, says how far it went.
+                if let Some(committed) = store.high_water_mark()? {
+                    if committed > height {
+                        return Err(
+                            StoreError::Lost { holds: format!("blocks up to height {height}"), committed }.into()
+                        );
+                    }
+                }
                 let stored_genesis =
                     load_block(&store, 0)?.ok_or_else(|| StoreError::Corrupt("genesis block missing".into()))?;
                 if stored_genesis.header != genesis_header {
@@ -219,11 +242,28 @@ impl<S: Store> Ledger<S> {
                 let head = load_block(&store, height)?
                     .ok_or_else(|| StoreError::Corrupt(format!("block {height} missing")))?
                     .header;
+                if store.get(&height_key(b'B', height + 1))?.is_some() {
+                    return Err(StoreError::Corrupt(format!(
+                        "block {} is stored above the committed height {height}",
+                        height + 1
+                    ))
+                    .into());
+                }
+                let from = height.saturating_sub(Self::OPEN_VERIFIED_BLOCKS - 1).max(1);
+                verify_stored_blocks(&store, &genesis.chain_id, from, height, false).map_err(|e| match e {
+                    StoreError::Corrupt(m) => StoreError::Corrupt(format!(
+                        "{m}; restore the data directory from a backup, or remove it to re-sync the chain from the network"
+                    )),
+                    e => e,
+                })?;
                 let mut state = State::default();
                 for (k, v) in store.scan_prefix(b"S", usize::MAX)? {
                     state.load_entry(&k[1..], Some(&v)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 }
                 invariants::check_all(&state).map_err(OpenError::Inconsistent)?;
+                // (Re)write the mark: a store made before marks existed, or whose mark was
+                // removed, is protected from here on.
+                store.record_high_water_mark(height)?;
                 Ok(Ledger { store, genesis, state, head })
             }
         }
@@ -286,9 +326,51 @@ impl<S: Store> Ledger<S> {
         self.store.get(&k)?.map(|v| dec(&v, "tx index")).transpose()
     }
 
-    /// A committed block.
+    /// A committed block, checked before it is served: its transactions match their ids,
+    /// `tx_count` and `tx_root`, and its header is the head or what the next stored block names
+    /// as its parent. A damaged block (or a damaged successor) is an error, never an answer.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
-        load_block(&self.store, height)
+        let Some(block) = load_block(&self.store, height)? else { return Ok(None) };
+        check_block_body(&block, height, &self.genesis.chain_id)?;
+        let expected = if height == self.head.height {
+            self.head.hash()
+        } else {
+            load_header(&self.store, height + 1)?
+                .ok_or_else(|| StoreError::Corrupt(format!("block {} missing", height + 1)))?
+                .prev_hash
+        };
+        if block.header.hash() != expected {
+            return Err(StoreError::Corrupt(format!(
+                "block {height} hashes to {}, but the chain names {expected} at that height (the block or its successor is damaged)",
+                block.header.hash()
+            )));
+        }
+        Ok(Some(block))
+    }
+
+    /// Checks the stored chain from `from` to `to` (both clamped to the committed height):
+    /// every block present and decodable at its height, for this chain; its transactions
+    /// matching their ids, `tx_count` and `tx_root`; its results stored, one per transaction,
+    /// matching `results_root`; each block naming the previous one's hash; the newest one
+    /// being the head; every transaction signature verifying. The state root is not
+    /// recomputed (it chains the write sets of every block, which are not stored).
+    /// [`Ledger::open`] runs these checks but the signatures over the newest
+    /// [`Ledger::OPEN_VERIFIED_BLOCKS`]; `verify_chain(1, u64::MAX)` checks the whole chain.
+    pub fn verify_chain(&self, from: u64, to: u64) -> Result<(), StoreError> {
+        let to = to.min(self.head.height);
+        let from = from.max(1);
+        if from > to {
+            return Ok(());
+        }
+        verify_stored_blocks(&self.store, &self.genesis.chain_id, from, to, true)?;
+        if to == self.head.height {
+            let top =
+                load_header(&self.store, to)?.ok_or_else(|| StoreError::Corrupt(format!("block {to} missing")))?;
+            if top != self.head {
+                return Err(StoreError::Corrupt(format!("the stored block {to} is not the committed head")));
+            }
+        }
+        Ok(())
     }
 
     /// The results of a committed block.
@@ -305,7 +387,11 @@ impl<S: Store> Ledger<S> {
             self.results(loc.height)?.ok_or_else(|| StoreError::Corrupt(format!("results {} missing", loc.height)))?;
         let i = loc.index as usize;
         match (block.txs.get(i), results.get(i)) {
-            (Some(t), Some(r)) => Ok(Some((t.clone(), r.clone(), loc))),
+            (Some(t), Some(r)) if t.id() == *id && r.tx == *id => Ok(Some((t.clone(), r.clone(), loc))),
+            (Some(_), Some(_)) => Err(StoreError::Corrupt(format!(
+                "transaction index of {id} points to another transaction in block {}",
+                loc.height
+            ))),
             _ => Err(StoreError::Corrupt(format!("transaction index points outside block {}", loc.height))),
         }
     }
@@ -510,6 +596,8 @@ impl<S: Store> Ledger<S> {
             self.state.load_entry(&k[1..], v.as_deref()).map_err(|e| BlockError::Invariant(e.to_string()))?;
         }
         self.head = block.header.clone();
+        // Only once the batch is durable: the mark never claims more than the store holds.
+        self.store.record_high_water_mark(h.height)?;
         Ok(block.header)
     }
 
@@ -533,15 +621,21 @@ impl<S: Store> Ledger<S> {
     /// Re-executes `tx` against the committed state as if it were in the next block, and
     /// reports the result without changing anything (mempool admission, dry runs).
     pub fn check_tx(&mut self, tx: &SignedTx) -> Result<(), Rejection> {
+        let ok = tx.verify_signature();
+        self.check_tx_signature_known(tx, ok)
+    }
+
+    /// [`Ledger::check_tx`] for a caller that has already verified the signature (a mempool
+    /// that checks a batch of signatures at once): `signature_ok` is that verification's result.
+    pub fn check_tx_signature_known(&mut self, tx: &SignedTx, signature_ok: bool) -> Result<(), Rejection> {
         let env = Env {
             chain_id: &self.genesis.chain_id,
             params: &self.genesis.params,
             height: self.head.height + 1,
             time_ms: self.head.time_ms + 1,
         };
-        let ok = tx.verify_signature();
         let start = self.state.checkpoint();
-        let outcome = exec::apply_tx(&mut self.state, &env, tx, ok);
+        let outcome = exec::apply_tx(&mut self.state, &env, tx, signature_ok);
         self.state.rollback(start);
         outcome.map(|_| ())
     }
@@ -556,7 +650,103 @@ fn mismatch<T: PartialEq + std::fmt::Display>(field: &'static str, expected: T, 
 }
 
 fn load_block<S: Store>(store: &S, height: u64) -> Result<Option<Block>, StoreError> {
-    store.get(&height_key(b'B', height))?.map(|v| dec(&v, "block")).transpose()
+    let Some(bytes) = store.get(&height_key(b'B', height))? else { return Ok(None) };
+    let block: Block = dec(&bytes, &format!("block {height}"))?;
+    if block.header.height != height {
+        return Err(StoreError::Corrupt(format!(
+            "the block stored at height {height} says height {}",
+            block.header.height
+        )));
+    }
+    Ok(Some(block))
+}
+
+/// Only the header of a stored block (it comes first in the encoding).
+fn load_header<S: Store>(store: &S, height: u64) -> Result<Option<BlockHeader>, StoreError> {
+    let Some(bytes) = store.get(&height_key(b'B', height))? else { return Ok(None) };
+    let (header, _): (BlockHeader, _) =
+        postcard::take_from_bytes(&bytes).map_err(|e| StoreError::Corrupt(format!("block {height}: {e}")))?;
+    if header.height != height {
+        return Err(StoreError::Corrupt(format!("the block stored at height {height} says height {}", header.height)));
+    }
+    Ok(Some(header))
+}
+
+/// What a stored block says about itself: its height and chain, and its transactions against
+/// their ids, `tx_count` and `tx_root`.
+fn check_block_body(block: &Block, height: u64, chain_id: &str) -> Result<(), StoreError> {
+    let h = &block.header;
+    let corrupt = |what: String| Err(StoreError::Corrupt(format!("block {height}: {what}")));
+    if h.height != height {
+        return corrupt(format!("stored at height {height} but says height {}", h.height));
+    }
+    if h.chain_id != chain_id {
+        return corrupt(format!("chain id {:?}, not {chain_id:?}", h.chain_id));
+    }
+    if h.tx_count as usize != block.txs.len() {
+        return corrupt(format!("header counts {} transactions, {} are stored", h.tx_count, block.txs.len()));
+    }
+    if let Some((i, _)) = block.txs.iter().enumerate().find(|(_, t)| crypto::tx_id(t.body_bytes()) != t.id()) {
+        return corrupt(format!("transaction {i} does not match its id"));
+    }
+    if block::tx_root(&block.txs) != h.tx_root {
+        return corrupt("its transactions do not match the header's tx_root".into());
+    }
+    Ok(())
+}
+
+/// Checks stored blocks `from..=to` (`from` ≥ 1): each one's body and results, that each
+/// names the hash of the block before it, and, if `signatures`, every transaction signature
+/// (no header field covers them: `tx_root` is over the ids, which hash the bodies only).
+fn verify_stored_blocks<S: Store>(
+    store: &S,
+    chain_id: &str,
+    from: u64,
+    to: u64,
+    signatures: bool,
+) -> Result<(), StoreError> {
+    if from > to {
+        return Ok(());
+    }
+    let missing = |h: u64| StoreError::Corrupt(format!("block {h} missing"));
+    let mut prev = load_header(store, from - 1)?.ok_or_else(|| missing(from - 1))?.hash();
+    for height in from..=to {
+        let block = load_block(store, height)?.ok_or_else(|| missing(height))?;
+        check_block_body(&block, height, chain_id)?;
+        if block.header.prev_hash != prev {
+            return Err(StoreError::Corrupt(format!(
+                "block {height} does not extend block {}: it names {} as its parent, block {} hashes to {prev}",
+                height - 1,
+                block.header.prev_hash,
+                height - 1
+            )));
+        }
+        let results: Vec<TxResult> = store
+            .get(&height_key(b'Q', height))?
+            .map(|v| dec(&v, &format!("results of block {height}")))
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt(format!("results of block {height} missing")))?;
+        if results.len() != block.txs.len() || results.iter().zip(&block.txs).any(|(r, t)| r.tx != t.id()) {
+            return Err(StoreError::Corrupt(format!("results of block {height} do not match its transactions")));
+        }
+        if crypto::merkle_root(&block::result_leaves(&results)) != block.header.results_root {
+            return Err(StoreError::Corrupt(format!(
+                "results of block {height} do not match the header's results_root"
+            )));
+        }
+        if signatures {
+            let messages: Vec<Vec<u8>> = block.txs.iter().map(SignedTx::signing_message).collect();
+            let items: Vec<_> =
+                block.txs.iter().zip(&messages).map(|(t, m)| (t.public_key(), m.as_slice(), t.signature())).collect();
+            if let Some(i) = crypto::verify_signatures(&items).iter().position(|ok| !ok) {
+                return Err(StoreError::Corrupt(format!(
+                    "block {height}: the signature of transaction {i} does not verify"
+                )));
+            }
+        }
+        prev = block.header.hash();
+    }
+    Ok(())
 }
 
 /// Puts the genesis accounts and validators into an empty state; returns its write set.

@@ -60,6 +60,11 @@ pub struct NodeConfig {
     /// Catching up with the network.
     #[serde(default)]
     pub sync: SyncConfig,
+    /// Deliberate misbehaviour, for fault tests only (see `consensus::byzantine`). Honoured only
+    /// by a node built with the `byzantine` cargo feature; any other build refuses to start
+    /// with this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byzantine: Option<toml::Table>,
 }
 
 fn default_genesis_file() -> PathBuf {
@@ -287,6 +292,7 @@ impl NodeConfig {
             consensus: ConsensusConfig::default(),
             mempool: MempoolConfig::default(),
             sync: SyncConfig::default(),
+            byzantine: None,
         }
     }
 
@@ -341,6 +347,22 @@ impl NodeConfig {
                 return bad(format!("peer {:?}: public_key must be 64 hex digits", p.name));
             }
         }
+        if let Some(section) = &self.byzantine {
+            #[cfg(feature = "byzantine")]
+            {
+                if self.role != Role::Validator {
+                    return bad("[byzantine]: only a validator can misbehave in consensus".into());
+                }
+                crate::consensus::byzantine::Misbehaviour::from_table(section)?;
+            }
+            #[cfg(not(feature = "byzantine"))]
+            {
+                let _ = section;
+                return bad("config.toml has a [byzantine] section (deliberate misbehaviour, for fault tests), \
+                     but this bct-node was built without the `byzantine` cargo feature: remove the section"
+                    .into());
+            }
+        }
         Ok(())
     }
 
@@ -377,5 +399,19 @@ mod tests {
         assert_eq!(m.mempool.txs_max, MEMPOOL_TXS_MAX);
         assert_eq!(m.role, Role::Validator);
         assert!(toml::from_str::<NodeConfig>(&format!("{minimal}typo = 1\n")).is_err());
+    }
+
+    /// A `[byzantine]` section is honoured only by a build with the `byzantine` feature, which
+    /// still refuses unknown attacks.
+    #[test]
+    fn byzantine_section_needs_the_feature() {
+        let minimal =
+            "moniker = \"x\"\n[p2p]\nlisten_addr = \"/ip4/0.0.0.0/tcp/1\"\n[grpc]\nlisten_addr = \"0.0.0.0:9090\"\n";
+        let with = |section: &str| -> NodeConfig { toml::from_str(&format!("{minimal}{section}")).expect("parses") };
+        let c = with("[byzantine]\nequivocate_votes = { mode = \"always\" }\n");
+        assert!(c.byzantine.is_some());
+        assert_eq!(c.validate().is_ok(), cfg!(feature = "byzantine"), "{:?}", c.validate());
+        assert!(with("[byzantine]\nequivocate_vote = { mode = \"always\" }\n").validate().is_err());
+        assert!(with("").validate().is_ok());
     }
 }

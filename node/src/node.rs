@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 use crate::chain::Chain;
 use crate::config::{NodeConfig, Role};
 use crate::consensus::codec::BctCodec;
-use crate::consensus::context::{BctContext, ValidatorAddress};
+use crate::consensus::context::ValidatorAddress;
 use crate::consensus::host::{Host, HostParams};
 use crate::consensus::signing::{BctSigner, BctVerifier};
 use crate::error::NodeError;
@@ -155,17 +155,38 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
             (identity, ConsensusContext::new_full_node(me, Box::new(verifier.clone())), None)
         }
     };
-    let (mut channels, engine) = malachitebft_app_channel::start_engine(
-        BctContext,
+    let wal = WalContext::new(data.join("wal").join("consensus.wal"), BctCodec);
+    let network = NetworkContext::new(identity, BctCodec);
+    let (sync, requests) = (SyncContext::new(BctCodec), RequestContext::new(ENGINE_REQUESTS_MAX));
+    // Fault tests only: a `[byzantine]` section, honoured by a build with the `byzantine` feature.
+    #[cfg(feature = "byzantine")]
+    let misbehaviour = crate::consensus::byzantine::Misbehaviour::from_config(&config)?.map(Arc::new);
+    #[cfg(feature = "byzantine")]
+    let started = crate::consensus::byzantine::start_engine(
+        misbehaviour.as_deref(),
+        signer.as_ref(),
+        me,
         engine_cfg,
-        WalContext::new(data.join("wal").join("consensus.wal"), BctCodec),
-        NetworkContext::new(identity, BctCodec),
+        wal,
+        network,
         consensus_ctx,
-        SyncContext::new(BctCodec),
-        RequestContext::new(ENGINE_REQUESTS_MAX),
+        sync,
+        requests,
+    )
+    .await;
+    #[cfg(not(feature = "byzantine"))]
+    let started = malachitebft_app_channel::start_engine(
+        crate::consensus::context::BctContext,
+        engine_cfg,
+        wal,
+        network,
+        consensus_ctx,
+        sync,
+        requests,
     )
     .await
-    .map_err(|e| NodeError::Engine(format!("{e:#}")))?;
+    .map_err(|e| NodeError::Engine(format!("{e:#}")));
+    let (mut channels, engine) = started?;
 
     let c = &config.consensus;
     let tx_arrived = Arc::new(tokio::sync::Notify::new());
@@ -185,6 +206,8 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     };
     let host =
         Host::new(chain.clone(), mempool.clone(), metrics.clone(), me, signer, channels.network.clone(), params)?;
+    #[cfg(feature = "byzantine")]
+    let host = host.with_misbehaviour(misbehaviour);
     let net_requests = channels.net_requests.clone();
     let host = tokio::spawn(async move { host.run(&mut channels).await });
 

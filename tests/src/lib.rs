@@ -4,3 +4,5 @@
 
 pub mod fuzz;
 pub mod harness;
+pub mod load;
+pub mod proxy;

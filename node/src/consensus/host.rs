@@ -17,10 +17,10 @@ use bytes::Bytes;
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::{StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::core::{
-    CommitCertificate, Context, ExtendedCommitCertificate, LinearTimeouts, Round, Validity, VoteExtensions,
+    CommitCertificate, Context, ExtendedCommitCertificate, LinearTimeouts, NilOrVal, Round, Validity, VoteExtensions,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
-use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::app::types::{LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use prost::Message;
 use tokio::sync::{mpsc, Notify};
@@ -128,6 +128,8 @@ pub struct Host {
     lost_decision: Option<u64>,
     stream_seq: u64,
     last_block_time_ms: Option<u64>,
+    #[cfg(feature = "byzantine")]
+    misbehaviour: Option<Arc<super::byzantine::Misbehaviour>>,
 }
 
 fn now_ms() -> u64 {
@@ -136,6 +138,49 @@ fn now_ms() -> u64 {
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> NodeError {
     NodeError::Fatal(format!("{what}: {e}"))
+}
+
+/// A vote's value for the log: the full block id (evidence must be exact), or `nil`.
+fn vote_value(v: &NilOrVal<BlockId>) -> String {
+    match v {
+        NilOrVal::Nil => "nil".into(),
+        NilOrVal::Val(id) => id.0.to_string(),
+    }
+}
+
+/// Logs, at `WARN`, the equivocations the engine saw while deciding `height`: two different
+/// votes (same height, round and type) or two different proposals (same height and round), each
+/// validly signed by the same validator. Each pair is evidence against that validator; the engine
+/// also counts them (`malachitebft_core_consensus_equivocation_votes_total` and
+/// `..._equivocation_proposals_total` on `/metrics`).
+fn report_equivocations(height: Height, evidence: &MisbehaviorEvidence<BctContext>) {
+    for (validator, pairs) in evidence.votes.iter() {
+        for (first, second) in pairs {
+            let (a, b) = (&first.message, &second.message);
+            warn!(
+                %height,
+                round = %a.round,
+                vote_type = ?a.vote_type,
+                %validator,
+                first = %vote_value(&a.value),
+                second = %vote_value(&b.value),
+                "equivocation: validator signed two different votes for the same height, round and type"
+            );
+        }
+    }
+    for (validator, pairs) in evidence.proposals.iter() {
+        for (first, second) in pairs {
+            let (a, b) = (&first.message, &second.message);
+            warn!(
+                %height,
+                round = %a.round,
+                %validator,
+                first = %a.value.0,
+                second = %b.value.0,
+                "equivocation: validator signed two different proposals for the same height and round"
+            );
+        }
+    }
 }
 
 impl Host {
@@ -176,7 +221,16 @@ impl Host {
             // Unique stream ids across restarts without storing a counter.
             stream_seq: now_ms() << 16,
             last_block_time_ms: None,
+            #[cfg(feature = "byzantine")]
+            misbehaviour: None,
         })
+    }
+
+    /// Makes this host misbehave as configured (fault tests only).
+    #[cfg(feature = "byzantine")]
+    pub fn with_misbehaviour(mut self, misbehaviour: Option<Arc<super::byzantine::Misbehaviour>>) -> Host {
+        self.misbehaviour = misbehaviour;
+        self
     }
 
     /// Answers the engine until it stops. Returns only on a fatal error or when the engine
@@ -227,7 +281,8 @@ impl Host {
                 self.on_decided(certificate).await?;
                 let _ = reply.send(());
             }
-            AppMsg::Finalized { certificate, extensions: _, evidence: _, reply } => {
+            AppMsg::Finalized { certificate, extensions: _, evidence, reply } => {
+                report_equivocations(certificate.height, &evidence);
                 let next = self.on_finalized(certificate).await?;
                 let _ = reply.send(next);
             }
@@ -344,6 +399,10 @@ impl Host {
             .await
             .map_err(|e| fatal("building a block", e))?
             .map_err(|e| fatal("building a block", e))?;
+        #[cfg(feature = "byzantine")]
+        if self.misbehaviour.as_ref().is_some_and(|m| m.proposes_invalid_block(height, round)) {
+            return Ok(self.propose_invalid(height, round, executed.block));
+        }
         let id = BlockId(executed.hash());
         let block = executed.block.clone();
         debug!(%height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
@@ -363,6 +422,26 @@ impl Host {
         };
         self.remember(pv);
         Ok(id)
+    }
+
+    /// Byzantine: our proposal for (height, round) is `block` with a wrong state root.
+    #[cfg(feature = "byzantine")]
+    fn propose_invalid(&mut self, height: Height, round: Round, mut block: Block) -> BlockId {
+        super::byzantine::corrupt_state_root(&mut block);
+        let id = BlockId(block.hash());
+        warn!(%height, %round, block = %id, "BYZANTINE: proposing a block with a wrong state root");
+        let encoded = Bytes::from(bct_proto::encode_block(&block));
+        // Invalid for us too: should it ever be decided, re-execution fails and the node stops.
+        self.candidates.insert((height.0, id), Candidate { block, encoded, verdict: Verdict::Invalid });
+        self.remember(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer: self.me,
+            value: id,
+            validity: Validity::Valid,
+        });
+        id
     }
 
     /// Waits until a transaction is ready to propose, or the empty-block interval after the
