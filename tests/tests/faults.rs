@@ -203,26 +203,33 @@ fn n4f4_all_killed_and_restarted() {
     });
 }
 
+/// A debug build commits about one block a second with four validators on this 2-core machine
+/// (0.22 CPU-seconds per block per node, mostly unoptimized cryptography), so 1,000 blocks take
+/// over 15 minutes there: this test is left out of the default run. Run it in release:
+/// `cargo build --release -p bct-node && cargo nextest run --release -p bct-tests --test faults
+/// --run-ignored only`.
 #[test]
+#[ignore = "1,000 blocks: about 2 minutes in release, over 15 in debug; run with --release --run-ignored only"]
 fn n4f1_node_1000_blocks_behind_and_n4_observer_joining_late_catch_up() {
     const BEHIND: u64 = 1_000;
-    const BEHIND_WAIT: Duration = Duration::from_secs(400);
+    const BEHIND_WAIT: Duration = Duration::from_secs(900);
     serially(async {
         let began = Instant::now();
-        // Validators 0-3, observer 4; idle blocks every 10 ms.
+        // Validators 0-3, observer 4; idle blocks every 10 ms. While validator 3 is down, every
+        // fourth height waits out its propose timeout: a short one keeps that cost small.
         let mut net = TestNet::with_options(Options {
             chain_id: "bct-test".into(),
             validators: 4,
             observers: 1,
             base_port: None,
             empty_block_interval_ms: 10,
-            timeout_propose_ms: 2000,
+            timeout_propose_ms: 200,
         });
         start(&mut net, &ALL4).await;
         let accounts = fund(&net, 2).await.expect("accounts funded");
 
-        // Validator 3 stops; the observer has never run.
-        net.stop(3, Duration::from_secs(10)).expect("stop");
+        // Validator 3 stops (Ctrl-C); the observer has never run.
+        stop_cleanly(&mut net, 3).await;
         let from = top_height(&net, &[0, 1, 2]).await;
         // Transactions during the outage, so the missed blocks are not all empty.
         let load = Load::start(&net, &[0, 1, 2], accounts);

@@ -323,13 +323,15 @@ impl Api {
     }
 
     async fn snapshot(&self, i: usize, accounts: &[Address]) -> Snapshot {
-        let state_root = hex::encode(self.status(i).await.state_root);
-        let supply = self.supply(i).await;
-        let mut nonces = Vec::new();
-        for a in accounts {
-            nonces.push(self.next_nonce(i, a).await);
-        }
-        Snapshot { state_root, supply, nonces }
+        let nonces = async {
+            let mut nonces = Vec::new();
+            for a in accounts {
+                nonces.push(self.next_nonce(i, a).await);
+            }
+            nonces
+        };
+        let (status, supply, nonces) = tokio::join!(self.status(i), self.supply(i), nonces);
+        Snapshot { state_root: hex::encode(status.state_root), supply, nonces }
     }
 
     async fn tx_status(&self, i: usize, id: &TxId) -> i32 {
@@ -1128,6 +1130,7 @@ fn hostile_inputs_refused_state_unchanged() {
                 }
                 Req::Raw(_) => Vec::new(),
             };
+            let case_started = Instant::now();
             let before = api.snapshot(node, &signer).await;
             let result = match case.req {
                 Req::Raw(bytes) => raw_submit(api.channels[node].clone(), bytes).await,
@@ -1135,6 +1138,7 @@ fn hostile_inputs_refused_state_unchanged() {
             };
             let answer = Answer::of(result);
             let after = api.snapshot(node, &signer).await;
+            eprintln!("TIMING {:?} {}", case_started.elapsed(), case.name);
             let mut problem = answer.mismatch(&case.expect);
             if before != after {
                 problem = Some(format!("{} the state moved: {before:?} -> {after:?}", problem.unwrap_or_default()));
@@ -1242,9 +1246,18 @@ fn hostile_inputs_refused_state_unchanged() {
 const FLOOD_CONNECTIONS: usize = 4;
 const FLOOD_IN_FLIGHT_PER_CONNECTION: usize = 128;
 /// The flood goes on at least until this many invalid transactions were sent.
-const FLOOD_MIN: u64 = 3_000;
+const FLOOD_MIN: u64 = 1_000;
 /// Valid transactions per honest client (three clients).
 const VALID_PER_CLIENT: u64 = 8;
+
+/// Sets the flag when dropped (stops the flood when the test ends, also by a panic).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// One invalid submission of the flood and the code it must get.
 struct FloodItem {
@@ -1253,6 +1266,9 @@ struct FloodItem {
     req: Option<pb::SubmitRequest>,
     expect: Code,
 }
+
+/// What one flood worker saw: answers by (kind, code), and the unexpected ones.
+type FloodTally = (BTreeMap<String, u64>, Vec<String>);
 
 async fn connect(url: &str) -> Channel {
     let deadline = Instant::now() + WAIT;
@@ -1265,36 +1281,112 @@ async fn connect(url: &str) -> Channel {
     }
 }
 
-/// Submits `tx` and waits for its commit; it must be accepted. Returns the time it took.
-async fn commit_one(channel: Channel, tx: SignedTx) -> Duration {
-    let started = Instant::now();
-    let mut client = TransactionsClient::new(channel);
-    loop {
-        let req =
-            pb::SubmitRequest { tx: Some(bct_proto::signed_tx_to_pb(&tx)), wait_for_commit: true, timeout_ms: 30_000 };
-        let r = client.submit(req).await.unwrap_or_else(|e| panic!("valid transaction {} refused: {e:?}", tx.id()));
-        let r = r.into_inner();
-        if r.status == pb::TxStatus::Committed as i32 {
-            let c = r.committed.expect("committed");
-            assert!(
-                matches!(c.result.and_then(|r| r.outcome), Some(pb::tx_result::Outcome::Accepted(_))),
-                "valid transaction {} rejected",
-                tx.id()
-            );
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < WAIT, "valid transaction {} not committed within {WAIT:?}", tx.id());
+/// The invalid transactions of the flood, each resent many times (the node checks it afresh
+/// each time): bad signatures, stale nonces, nonces past the window, unknown signers, a role
+/// violation, a wrong chain id, garbage bodies and garbage requests. `flooder` is an admitted
+/// exchange whose nonce 1 is used.
+fn flood_pool(flooder: &NodeKey, victim: &NodeKey) -> Vec<FloodItem> {
+    let tx = |nonce: u64, k: usize| signed(flooder, nonce, admit(&NodeKey::generate(), Role::Holder, &format!("f{k}")));
+    let item = |kind, req: pb::SubmitRequest, expect| FloodItem { kind, raw: None, req: Some(req), expect };
+    let mut pool = Vec::new();
+    for k in 0..24 {
+        let mut bad = bct_proto::signed_tx_to_pb(&tx(2, k));
+        bad.signature[k % 64] ^= 0x40;
+        pool.push(item("bad signature", request(bad), Code::InvalidArgument));
+        pool.push(item("stale nonce", request_of(&tx(1, k)), Code::FailedPrecondition));
+        pool.push(item("nonce past the window", request_of(&tx(18 + k as u64, k)), Code::FailedPrecondition));
+        let stranger = NodeKey::generate();
+        let unknown = signed(&stranger, 1, admit(&NodeKey::generate(), Role::Holder, "x"));
+        pool.push(item("unknown signer", request_of(&unknown), Code::FailedPrecondition));
+        let role = signed(flooder, 2, freeze(FreezeTarget::Account(victim.address())));
+        pool.push(item("role violation", request_of(&role), Code::FailedPrecondition));
+        let chain = bct_proto::sign(
+            flooder.signing_key(),
+            &body(flooder, "bct-other", 2, 0, admit(&stranger, Role::Holder, "x")),
+        );
+        pool.push(item("wrong chain id", request_of(&chain), Code::FailedPrecondition));
+        let mut junk = bct_proto::signed_tx_to_pb(&tx(2, k));
+        junk.body = vec![0xff; 40 + k];
+        pool.push(item("garbage body", request(junk), Code::InvalidArgument));
+        let raw = vec![0xff - k as u8; 64 + k];
+        pool.push(FloodItem { kind: "garbage request", raw: Some(raw), req: None, expect: Code::Internal });
     }
+    pool
 }
 
-/// A client that commits `txs` one after the other; the latency of each.
-fn honest_client(channel: Channel, txs: Vec<SignedTx>) -> tokio::task::JoinHandle<Vec<Duration>> {
+/// One flood worker: sends items of `pool` over `channel`, one at a time, until `stop`.
+fn flood_worker(
+    channel: Channel,
+    pool: Arc<Vec<FloodItem>>,
+    first: usize,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<FloodTally> {
     tokio::spawn(async move {
-        let mut latencies = Vec::new();
-        for tx in txs {
-            latencies.push(commit_one(channel.clone(), tx).await);
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        let mut wrong: Vec<String> = Vec::new();
+        let mut k = first;
+        while !stop.load(Ordering::Relaxed) {
+            let item = &pool[k % pool.len()];
+            k += 7;
+            let r = match (&item.raw, &item.req) {
+                (Some(bytes), _) => raw_submit(channel.clone(), bytes.clone()).await,
+                (None, Some(req)) => {
+                    TransactionsClient::new(channel.clone()).submit(req.clone()).await.map(tonic::Response::into_inner)
+                }
+                (None, None) => unreachable!("an item is raw or a request"),
+            };
+            sent.fetch_add(1, Ordering::Relaxed);
+            let (code, message) = match &r {
+                Ok(r) => (Code::Ok, format!("{r:?}")),
+                Err(s) => (s.code(), s.message().to_string()),
+            };
+            *counts.entry(format!("{} -> {}", item.kind, code_name(code))).or_default() += 1;
+            if code != item.expect {
+                wrong.push(format!("{}: {code:?} {message}", item.kind));
+            }
+            if code == Code::Unavailable {
+                // The node is gone (the test is ending): do not spin.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-        latencies
+        (counts, wrong)
+    })
+}
+
+/// An honest transaction: admitted by the node at `channel` (sent without waiting for the
+/// commit), then committed and accepted as seen by the nodes at `watch`. Returns the time to
+/// admission and to commit.
+fn honest_tx(channel: Channel, watch: Vec<Channel>, tx: SignedTx) -> tokio::task::JoinHandle<(Duration, Duration)> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let r = TransactionsClient::new(channel)
+            .submit(request_of(&tx))
+            .await
+            .unwrap_or_else(|e| panic!("valid transaction {} refused: {e:?}", tx.id()))
+            .into_inner();
+        assert_eq!(r.status, pb::TxStatus::Pending as i32, "valid transaction {}: {r:?}", tx.id());
+        let admitted = started.elapsed();
+        loop {
+            for ch in &watch {
+                let s = TransactionsClient::new(ch.clone())
+                    .get_tx_status(pb::GetTxStatusRequest { tx_id: tx.id().0.to_vec() })
+                    .await
+                    .expect("status")
+                    .into_inner();
+                if s.status == pb::TxStatus::Committed as i32 {
+                    let c = s.committed.expect("committed");
+                    assert!(
+                        matches!(c.result.and_then(|r| r.outcome), Some(pb::tx_result::Outcome::Accepted(_))),
+                        "valid transaction {} rejected",
+                        tx.id()
+                    );
+                    return (admitted, started.elapsed());
+                }
+            }
+            assert!(started.elapsed() < WAIT, "valid transaction {} not committed within {WAIT:?}", tx.id());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     })
 }
 
@@ -1327,144 +1419,77 @@ fn invalid_flood_does_not_starve_valid_clients() {
         .await;
         // The flooder's nonce 1 is used, so its nonce-1 transactions are stale.
         api.commit_all(0, &[signed(&flooder, 1, admit(&NodeKey::generate(), Role::Holder, "customer"))]).await;
-        let mut auth_nonce = 4;
 
         // Honest latency before the flood, for comparison.
-        let honest = connect(&net.node(0).url()).await;
+        let watch: Vec<Channel> = api.channels[1..].to_vec();
         let mut baseline = Vec::new();
-        for _ in 0..3 {
-            let tx = signed(&auth, auth_nonce, admit(&NodeKey::generate(), Role::Holder, "baseline"));
-            auth_nonce += 1;
-            baseline.push(commit_one(honest.clone(), tx).await);
+        for nonce in 4..7 {
+            let tx = signed(&auth, nonce, admit(&NodeKey::generate(), Role::Holder, "baseline"));
+            baseline.push(honest_tx(api.channels[0].clone(), watch.clone(), tx).await.expect("baseline").1);
         }
 
-        // The invalid transactions (each resent many times: the node checks it afresh each time).
-        let mut pool = Vec::new();
-        let flooder_tx =
-            |nonce: u64, k: usize| signed(&flooder, nonce, admit(&NodeKey::generate(), Role::Holder, &format!("f{k}")));
-        for k in 0..24 {
-            let mut bad = bct_proto::signed_tx_to_pb(&flooder_tx(2, k));
-            bad.signature[k % 64] ^= 0x40;
-            pool.push(FloodItem {
-                kind: "bad signature",
-                raw: None,
-                req: Some(request(bad)),
-                expect: Code::InvalidArgument,
-            });
-            let stale = request_of(&flooder_tx(1, k));
-            pool.push(FloodItem { kind: "stale nonce", raw: None, req: Some(stale), expect: Code::FailedPrecondition });
-            let ahead = request_of(&flooder_tx(18 + k as u64, k));
-            pool.push(FloodItem {
-                kind: "nonce too far ahead",
-                raw: None,
-                req: Some(ahead),
-                expect: Code::FailedPrecondition,
-            });
-            let stranger = NodeKey::generate();
-            let unknown = request_of(&signed(&stranger, 1, admit(&NodeKey::generate(), Role::Holder, "x")));
-            pool.push(FloodItem {
-                kind: "unknown signer",
-                raw: None,
-                req: Some(unknown),
-                expect: Code::FailedPrecondition,
-            });
-            let role = request_of(&signed(&flooder, 2, freeze(FreezeTarget::Account(ex1.address()))));
-            pool.push(FloodItem {
-                kind: "role violation",
-                raw: None,
-                req: Some(role),
-                expect: Code::FailedPrecondition,
-            });
-            let chain = bct_proto::sign(
-                flooder.signing_key(),
-                &body(&flooder, "bct-other", 2, 0, admit(&stranger, Role::Holder, "x")),
-            );
-            pool.push(FloodItem {
-                kind: "wrong chain",
-                raw: None,
-                req: Some(request_of(&chain)),
-                expect: Code::FailedPrecondition,
-            });
-            let mut junk = bct_proto::signed_tx_to_pb(&flooder_tx(2, k));
-            junk.body = vec![0xff; 40 + k];
-            pool.push(FloodItem {
-                kind: "garbage body",
-                raw: None,
-                req: Some(request(junk)),
-                expect: Code::InvalidArgument,
-            });
-            let raw = vec![0xff - k as u8; 64 + k];
-            pool.push(FloodItem { kind: "garbage request", raw: Some(raw), req: None, expect: Code::Internal });
-        }
-        let pool = Arc::new(pool);
-
-        // The flood: several connections to node 0, each with many requests in flight.
+        // The flood: several connections to node 0, each with as many requests in flight as
+        // the node allows.
+        let pool = Arc::new(flood_pool(&flooder, &ex1));
         let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_exit = StopOnDrop(stop.clone());
         let sent = Arc::new(AtomicU64::new(0));
         let mut flood = Vec::new();
-        for c in 0..FLOOD_CONNECTIONS {
-            let channel = connect(&net.node(0).url()).await;
-            for w in 0..FLOOD_IN_FLIGHT_PER_CONNECTION {
-                let (channel, pool, stop, sent) = (channel.clone(), pool.clone(), stop.clone(), sent.clone());
-                flood.push(tokio::spawn(async move {
-                    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-                    let mut wrong: Vec<String> = Vec::new();
-                    let mut k = c * FLOOD_IN_FLIGHT_PER_CONNECTION + w;
-                    while !stop.load(Ordering::Relaxed) {
-                        let item = &pool[k % pool.len()];
-                        k += 7;
-                        let r = match (&item.raw, &item.req) {
-                            (Some(bytes), _) => raw_submit(channel.clone(), bytes.clone()).await,
-                            (None, Some(req)) => TransactionsClient::new(channel.clone())
-                                .submit(req.clone())
-                                .await
-                                .map(tonic::Response::into_inner),
-                            (None, None) => unreachable!(),
-                        };
-                        sent.fetch_add(1, Ordering::Relaxed);
-                        let (code, message) = match &r {
-                            Ok(r) => (Code::Ok, format!("{r:?}")),
-                            Err(s) => (s.code(), s.message().to_string()),
-                        };
-                        *counts.entry(format!("{} -> {}", item.kind, code_name(code))).or_default() += 1;
-                        if code != item.expect {
-                            wrong.push(format!("{}: {code:?} {message}", item.kind));
-                        }
-                    }
-                    (counts, wrong)
-                }));
+        let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        let (fconn, finf, fnodes) = (env("FC", FLOOD_CONNECTIONS), env("FI", FLOOD_IN_FLIGHT_PER_CONNECTION), env("FN", 1));
+        eprintln!("EXPERIMENT {fconn} x {finf} to {fnodes} nodes");
+        for c in 0..fconn * fnodes {
+            let channel = connect(&net.node(c % fnodes).url()).await;
+            for w in 0..finf {
+                let first = c * finf + w;
+                flood.push(flood_worker(channel.clone(), pool.clone(), first, stop.clone(), sent.clone()));
             }
         }
+        // How far node 0 falls behind the others while it is flooded.
+        let monitor = {
+            let (stop, channels) = (stop.clone(), api.channels.clone());
+            tokio::spawn(async move {
+                let mut worst = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut heights = Vec::new();
+                    for ch in &channels {
+                        let s = QueryClient::new(ch.clone()).get_network_status(pb::GetNetworkStatusRequest {}).await;
+                        heights.push(s.map(|s| s.into_inner().height).unwrap_or(0));
+                    }
+                    let others = heights[1..].iter().copied().max().unwrap_or(0);
+                    worst = worst.max(others.saturating_sub(heights[0]));
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                worst
+            })
+        };
         let flood_started = Instant::now();
-        // Let it build up before the honest clients start.
         while sent.load(Ordering::Relaxed) < 200 {
             assert!(flood_started.elapsed() < WAIT, "the flood does not get going");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
-        // Honest clients: the authority and an exchange on the flooded node, another exchange on node 1.
+        // Honest clients, each sending its transactions at once: the authority and an exchange
+        // through the flooded node, another exchange through node 1.
         let sent_before = sent.load(Ordering::Relaxed);
         let valid_started = Instant::now();
-        let mut clients = Vec::new();
-        let auth_txs: Vec<SignedTx> = (0..VALID_PER_CLIENT)
-            .map(|k| signed(&auth, auth_nonce + k, admit(&NodeKey::generate(), Role::Holder, "during the flood")))
-            .collect();
-        clients.push(("authority via node 0", honest_client(connect(&net.node(0).url()).await, auth_txs)));
-        let ex1_txs: Vec<SignedTx> = (1..=VALID_PER_CLIENT)
-            .map(|k| signed(&ex1, k, admit(&NodeKey::generate(), Role::Holder, "customer")))
-            .collect();
-        clients.push(("exchange one via node 0", honest_client(connect(&net.node(0).url()).await, ex1_txs)));
-        let ex2_txs: Vec<SignedTx> = (1..=VALID_PER_CLIENT)
-            .map(|k| signed(&ex2, k, admit(&NodeKey::generate(), Role::Holder, "customer")))
-            .collect();
-        clients.push(("exchange two via node 1", honest_client(connect(&net.node(1).url()).await, ex2_txs)));
-        let mut all_latencies = Vec::new();
-        let mut lines = Vec::new();
-        for (name, c) in clients {
-            let latencies = c.await.expect("an honest client failed");
-            assert_eq!(latencies.len() as u64, VALID_PER_CLIENT);
-            lines.push(format!("  {name}: {}", summary(&latencies)));
-            all_latencies.extend(latencies);
+        let mut honest = Vec::new();
+        for k in 0..VALID_PER_CLIENT {
+            let tx = signed(&auth, 7 + k, admit(&NodeKey::generate(), Role::Holder, "during the flood"));
+            honest.push(("authority via node 0", tx.id(), honest_tx(api.channels[0].clone(), watch.clone(), tx)));
+            let tx = signed(&ex1, 1 + k, admit(&NodeKey::generate(), Role::Holder, "customer"));
+            honest.push(("exchange one via node 0", tx.id(), honest_tx(api.channels[0].clone(), watch.clone(), tx)));
+            let tx = signed(&ex2, 1 + k, admit(&NodeKey::generate(), Role::Holder, "customer"));
+            honest.push(("exchange two via node 1", tx.id(), honest_tx(api.channels[1].clone(), watch.clone(), tx)));
+        }
+        let mut by_client: BTreeMap<&str, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
+        let mut ids = Vec::new();
+        for (client, id, h) in honest {
+            let (admitted, committed) = h.await.expect("an honest transaction failed");
+            let e = by_client.entry(client).or_default();
+            e.0.push(admitted);
+            e.1.push(committed);
+            ids.push(id);
         }
         let valid_time = valid_started.elapsed();
         let sent_during = sent.load(Ordering::Relaxed) - sent_before;
@@ -1473,6 +1498,7 @@ fn invalid_flood_does_not_starve_valid_clients() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         stop.store(true, Ordering::Relaxed);
+        let worst_lag = monitor.await.expect("monitor");
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         let mut wrong = Vec::new();
         for f in flood {
@@ -1485,12 +1511,24 @@ fn invalid_flood_does_not_starve_valid_clients() {
         let flood_time = flood_started.elapsed();
         let total = sent.load(Ordering::Relaxed);
 
-        // Nothing of the flood got in: the flooder's nonce did not move, no mempool holds anything.
-        let h = api.status(0).await.height;
+        // Afterwards node 0 catches up; every node has every honest transaction and nothing of
+        // the flood (the flooder's nonce did not move, no mempool holds anything), and all agree.
+        let recovered = Instant::now();
+        let top = api.status(1).await.height;
         for i in 0..4 {
-            api.wait_height(i, h + 1).await;
+            api.wait_height(i, top).await;
+        }
+        let caught_up = recovered.elapsed();
+        let root = api.query(1).get_block(pb::GetBlockRequest { height: Some(top) }).await.expect("block").into_inner();
+        let root = root.block.and_then(|b| b.header).expect("header").state_root;
+        for i in 0..4 {
             assert_eq!(api.next_nonce(i, &flooder.address()).await, Some(2), "node {i}: the flooder's nonce moved");
             assert_eq!(api.status(i).await.mempool_size, 0, "node {i} holds transactions after the flood");
+            for id in &ids {
+                assert_eq!(api.tx_status(i, id).await, pb::TxStatus::Committed as i32, "node {i} lacks {id}");
+            }
+            let b = api.query(i).get_block(pb::GetBlockRequest { height: Some(top) }).await.expect("block");
+            assert_eq!(b.into_inner().block.and_then(|b| b.header).expect("header").state_root, root, "node {i}");
         }
 
         println!(
@@ -1502,17 +1540,23 @@ fn invalid_flood_does_not_starve_valid_clients() {
         for (k, v) in &counts {
             println!("  {k}: {v}");
         }
+        let all: Vec<Duration> = by_client.values().flat_map(|(_, c)| c.iter().copied()).collect();
         println!(
-            "valid: {} sent, {} committed, in {:.1} s; latency before the flood {}, during {}",
+            "valid: {} sent, {} committed and accepted, all within {:.1} s; submit-to-commit before the flood {}, during {}",
             3 * VALID_PER_CLIENT,
-            all_latencies.len(),
+            all.len(),
             valid_time.as_secs_f64(),
             summary(&baseline),
-            summary(&all_latencies)
+            summary(&all)
         );
-        for l in &lines {
-            println!("{l}");
+        for (client, (admitted, committed)) in &by_client {
+            println!("  {client}: admission {}; commit {}", summary(admitted), summary(committed));
         }
+        println!(
+            "node 0 fell up to {worst_lag} blocks behind the others during the flood and caught up {:.1} s after it",
+            caught_up.as_secs_f64()
+        );
+        assert_eq!(all.len() as u64, 3 * VALID_PER_CLIENT);
         assert!(sent_during > 0, "the flood did not overlap the honest clients");
         assert!(
             wrong.is_empty(),
@@ -1647,16 +1691,20 @@ fn outsider_cannot_join_or_influence() {
         }
         let s = api.status(4).await;
         assert_eq!(s.height, 0, "the outsider synced blocks");
-        assert!(s.peers.iter().all(|p| !p.connected), "the outsider is connected: {:?}", s.peers);
-        // Each validator refused its connection.
+        // (Its own peer view may show a validator "connected" for the instant between a TCP
+        // connection and the validator dropping it after the identify exchange: it redials.)
+        // Each validator refused its connections.
         let deadline = Instant::now() + WAIT;
+        let mut refusals = Vec::new();
         for i in 0..4 {
             loop {
                 let log = std::fs::read_to_string(net.log_path(i)).unwrap_or_default();
-                if log
+                let n = log
                     .lines()
-                    .any(|l| l.contains("Rejecting connection from non-persistent peer") && l.contains(&outsider_id))
-                {
+                    .filter(|l| l.contains("Rejecting connection from non-persistent peer") && l.contains(&outsider_id))
+                    .count();
+                if n > 0 {
+                    refusals.push(n);
                     break;
                 }
                 assert!(Instant::now() < deadline, "validator {i} never logged refusing the outsider {outsider_id}");
@@ -1664,8 +1712,8 @@ fn outsider_cannot_join_or_influence() {
             }
         }
         println!(
-            "outsider {outsider_id}: height 0, no peer connected, refused by all 4 validators; the 4 committed \
-             {top} blocks, every one proposed and certified by the genesis set"
+            "outsider {outsider_id}: height 0; its connections refused by each validator ({refusals:?} times so \
+             far); the 4 committed {top} blocks, every one proposed and certified by the genesis set"
         );
     });
 }

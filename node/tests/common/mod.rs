@@ -39,7 +39,7 @@ pub(crate) fn serially(scenario: impl std::future::Future<Output = ()>) {
 }
 
 /// Longest wait for anything (startup, a height, a commit).
-pub(crate) const WAIT: Duration = Duration::from_secs(90);
+pub(crate) const WAIT: Duration = Duration::from_secs(180);
 
 /// A network of node processes; killed when dropped (logs printed if the test failed).
 pub(crate) struct Net {
