@@ -153,7 +153,14 @@ pub struct Submitter {
     metrics: Arc<Metrics>,
     forwarder: Forwarder,
     arrived: Arc<tokio::sync::Notify>,
+    /// Admissions allowed to wait for the ledger's write lock at once: the lock is fair, so
+    /// a flood of submissions queued on it would make block building and commits wait behind
+    /// all of them; the rest wait here instead, where consensus does not queue.
+    admitting: Arc<tokio::sync::Semaphore>,
 }
+
+/// Admissions (single or batch) that may queue on the ledger's write lock at once.
+pub const ADMISSIONS_AT_LOCK_MAX: usize = 4;
 
 impl Submitter {
     /// A submitter over the node's chain and mempool; `arrived` is signalled on each new
@@ -165,7 +172,14 @@ impl Submitter {
         forwarder: Forwarder,
         arrived: Arc<tokio::sync::Notify>,
     ) -> Submitter {
-        Submitter { chain, mempool, metrics, forwarder, arrived }
+        Submitter {
+            chain,
+            mempool,
+            metrics,
+            forwarder,
+            arrived,
+            admitting: Arc::new(tokio::sync::Semaphore::new(ADMISSIONS_AT_LOCK_MAX)),
+        }
     }
 
     /// The chain.
@@ -200,6 +214,7 @@ impl Submitter {
         }
         let inserted = {
             // The write lock keeps the state `check_tx` saw and the next nonce in step.
+            let _turn = self.admitting.acquire().await.map_err(|_| SubmitError::Internal("admission closed".into()))?;
             let mut ledger = self.chain.write().await;
             // The signature was verified above.
             match ledger.check_tx_signature_known(&tx, true) {
@@ -260,6 +275,12 @@ impl Submitter {
         }
         let mut admitted = Vec::new();
         {
+            let Ok(_turn) = self.admitting.acquire().await else {
+                return answers
+                    .into_iter()
+                    .map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("admission closed".into()))))
+                    .collect();
+            };
             let mut ledger = self.chain.write().await;
             let mempool = self.mempool.lock();
             let Ok(mut mempool) = mempool else {

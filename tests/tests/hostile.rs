@@ -642,7 +642,8 @@ fn hostile_inputs_refused_state_unchanged() {
         let a = Actors::new(net.authority().expect("authority key"));
         let t0 = Instant::now();
         let t = setup(&api, &a).await;
-        eprintln!("setup took {:?}", t0.elapsed());
+        let t1 = Instant::now();
+        println!("setup: {:.1} s", (t1 - t0).as_secs_f64());
 
         // Every node has applied the setup before the table starts.
         let top = api.status(0).await.height;
@@ -651,6 +652,7 @@ fn hostile_inputs_refused_state_unchanged() {
         }
         let accounts = a.addresses();
         let start = api.snapshot(0, &accounts).await;
+        let first_height = api.status(0).await.height;
         for i in 1..4 {
             assert_eq!(api.snapshot(i, &accounts).await, start, "node {i} differs after the setup");
         }
@@ -1130,7 +1132,6 @@ fn hostile_inputs_refused_state_unchanged() {
                 }
                 Req::Raw(_) => Vec::new(),
             };
-            let case_started = Instant::now();
             let before = api.snapshot(node, &signer).await;
             let result = match case.req {
                 Req::Raw(bytes) => raw_submit(api.channels[node].clone(), bytes).await,
@@ -1138,7 +1139,6 @@ fn hostile_inputs_refused_state_unchanged() {
             };
             let answer = Answer::of(result);
             let after = api.snapshot(node, &signer).await;
-            eprintln!("TIMING {:?} {}", case_started.elapsed(), case.name);
             let mut problem = answer.mismatch(&case.expect);
             if before != after {
                 problem = Some(format!("{} the state moved: {before:?} -> {after:?}", problem.unwrap_or_default()));
@@ -1153,7 +1153,7 @@ fn hostile_inputs_refused_state_unchanged() {
             rows.push((case.name, code, answer.message, problem));
         }
 
-        eprintln!("table took {:?}", t0.elapsed());
+        println!("table: {:.1} s", t1.elapsed().as_secs_f64());
         // After a few more blocks: no node changed state, none knows a refused transaction, and
         // the only transaction waiting anywhere is the admitted one.
         let h = api.status(0).await.height;
@@ -1235,7 +1235,14 @@ fn hostile_inputs_refused_state_unchanged() {
         let failures: Vec<String> =
             rows.iter().filter_map(|(name, _, _, p)| p.as_ref().map(|p| format!("{name}: {p}"))).chain(late).collect();
         assert!(failures.is_empty(), "{} unexpected answers:\n{}", failures.len(), failures.join("\n"));
-        println!("{} cases, all as expected; state root {} throughout", rows.len(), start.state_root);
+        println!(
+            "{} answers as expected; the first {} left state root {} unchanged from height {first_height} to {} \
+             (empty blocks do not move it)",
+            rows.len(),
+            rows.len() - 1,
+            start.state_root,
+            h + 3
+        );
     });
 }
 
@@ -1342,7 +1349,11 @@ fn flood_worker(
                 Err(s) => (s.code(), s.message().to_string()),
             };
             *counts.entry(format!("{} -> {}", item.kind, code_name(code))).or_default() += 1;
-            if code != item.expect {
+            // The refusal it must get; a node shedding load may also refuse it otherwise, but
+            // must never admit it.
+            let shed =
+                matches!(code, Code::ResourceExhausted | Code::Cancelled | Code::Unavailable | Code::DeadlineExceeded);
+            if code != item.expect && !shed {
                 wrong.push(format!("{}: {code:?} {message}", item.kind));
             }
             if code == Code::Unavailable {
@@ -1435,13 +1446,10 @@ fn invalid_flood_does_not_starve_valid_clients() {
         let _stop_on_exit = StopOnDrop(stop.clone());
         let sent = Arc::new(AtomicU64::new(0));
         let mut flood = Vec::new();
-        let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-        let (fconn, finf, fnodes) = (env("FC", FLOOD_CONNECTIONS), env("FI", FLOOD_IN_FLIGHT_PER_CONNECTION), env("FN", 1));
-        eprintln!("EXPERIMENT {fconn} x {finf} to {fnodes} nodes");
-        for c in 0..fconn * fnodes {
-            let channel = connect(&net.node(c % fnodes).url()).await;
-            for w in 0..finf {
-                let first = c * finf + w;
+        for c in 0..FLOOD_CONNECTIONS {
+            let channel = connect(&net.node(0).url()).await;
+            for w in 0..FLOOD_IN_FLIGHT_PER_CONNECTION {
+                let first = c * FLOOD_IN_FLIGHT_PER_CONNECTION + w;
                 flood.push(flood_worker(channel.clone(), pool.clone(), first, stop.clone(), sent.clone()));
             }
         }
@@ -1649,7 +1657,7 @@ fn outsider_cannot_join_or_influence() {
         );
         let e = api.submit(0, request_of(&change)).await.expect_err("approved by a non-validator");
         assert_eq!(pb::Rejection::decode(e.details()).map(|r| r.code).ok(), Some(62), "{e:?}");
-        println!("outsider's own transaction: {:?} {}", e.code(), e.message());
+        println!("authority's validator set change approved by the outsider alone: {:?} {}", e.code(), e.message());
 
         // The four keep committing, with their own set; the outsider stays at genesis.
         let h = api.status(0).await.height;
