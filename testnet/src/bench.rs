@@ -268,7 +268,9 @@ async fn setup(net: &Testnet, accounts: usize, chain_id: &str) -> Result<Funded>
         admit(address(&verifiers[1]), Role::Verifier, "Bench verifier B".into()),
         admit(address(&owner), Role::Holder, "Bench project owner".into()),
     ];
-    kinds.extend(exchanges.iter().enumerate().map(|(i, k)| admit(address(k), Role::Exchange, format!("Bench exchange {i}"))));
+    kinds.extend(
+        exchanges.iter().enumerate().map(|(i, k)| admit(address(k), Role::Exchange, format!("Bench exchange {i}"))),
+    );
     kinds.push(TxKind::RegisterProject(RegisterProject {
         id: project.clone(),
         name: "Benchmark kelp farm".into(),
@@ -297,13 +299,11 @@ async fn setup(net: &Testnet, accounts: usize, chain_id: &str) -> Result<Funded>
             statement: "benchmark monitoring report".into(),
         })
     };
-    futures::future::try_join_all(
-        verifiers.iter().map(|v| {
-            let (c, mut r) = (client.clone(), raw.clone());
-            let kind = attest(v);
-            async move { run_sequence(&c, &mut r, chain_id, v, 1, vec![kind]).await }
-        }),
-    )
+    futures::future::try_join_all(verifiers.iter().map(|v| {
+        let (c, mut r) = (client.clone(), raw.clone());
+        let kind = attest(v);
+        async move { run_sequence(&c, &mut r, chain_id, v, 1, vec![kind]).await }
+    }))
     .await?;
     let (issued, _) = run_sequence(
         &client,
@@ -311,7 +311,13 @@ async fn setup(net: &Testnet, accounts: usize, chain_id: &str) -> Result<Funded>
         chain_id,
         authority,
         authority_nonce,
-        vec![TxKind::Issue(Issue { project: project.clone(), period, report_hash: report, quantity: total, recipient: None })],
+        vec![TxKind::Issue(Issue {
+            project: project.clone(),
+            period,
+            report_hash: report,
+            quantity: total,
+            recipient: None,
+        })],
     )
     .await?;
     let ticket = issued[0].ticket.clone().context("the issuance named no ticket")?;
@@ -777,7 +783,10 @@ fn progress(shared: &Shared, start: Instant, measure_from: Instant, end: Instant
 /// Prints the report as a table.
 pub fn print(r: &Report) {
     println!();
-    println!("bct throughput benchmark: {} validators + {} observer(s), {} accounts", r.validators, r.observers, r.accounts);
+    println!(
+        "bct throughput benchmark: {} validators + {} observer(s), {} accounts",
+        r.validators, r.observers, r.accounts
+    );
     println!("machine: {} ({} cores, {:.0} GiB)", r.machine.cpu, r.machine.cores, r.machine.memory_gib);
     match r.mode {
         Mode::Open { rate } => println!("mode: open loop at {rate} transfers/s for {:.0} s", r.duration_s),

@@ -10,9 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use bct_ledger::tx::{
-    AdmitAccount, Attest, Issue, Pledge, RegisterProject, Release, Retire, Trade, Transfer, TxKind,
-};
+use bct_ledger::tx::{AdmitAccount, Attest, Issue, Pledge, RegisterProject, Release, Retire, Trade, Transfer, TxKind};
 use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
 use bct_ledger::{Address, Amount, Hash};
 use bct_wallet::client::certificate::{verify_file, CertificateFile};
@@ -100,7 +98,8 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
         return Ok(());
     }
     let mut play = Play { client: client.clone(), step: 0 };
-    let authority = Party { name: "Fujian ocean & fisheries bureau (authority)", key: net.authority()?.signing_key().clone() };
+    let authority =
+        Party { name: "Fujian ocean & fisheries bureau (authority)", key: net.authority()?.signing_key().clone() };
     println!();
     println!("Blue carbon tickets on bct: the real cases, played on a {}-node local network", net.len());
     println!("(validators are trading centres; the observer is the regulator's replica).");
@@ -263,14 +262,17 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
         let receipt = play
             .send(
                 &authority,
-                TxKind::Issue(Issue { project: case.id.into(), period, report_hash: report, quantity, recipient: None }),
+                TxKind::Issue(Issue {
+                    project: case.id.into(),
+                    period,
+                    report_hash: report,
+                    quantity,
+                    recipient: None,
+                }),
                 format!("The authority issues {quantity} for {} to {}", case.id, owner.name),
             )
             .await?;
-        let ticket = receipt
-            .accepted()
-            .and_then(|(_, a)| a.ticket.clone())
-            .context("the issuance named no ticket")?;
+        let ticket = receipt.accepted().and_then(|(_, a)| a.ticket.clone()).context("the issuance named no ticket")?;
         println!("       ticket {ticket}");
         tickets.push(ticket);
     }
@@ -325,7 +327,12 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
     .await?;
     play.send(
         &zhangzhou,
-        TxKind::Transfer(Transfer { ticket: mariculture.clone(), to: food.address(), quantity: tonnes("1000t")?, trade: None }),
+        TxKind::Transfer(Transfer {
+            ticket: mariculture.clone(),
+            to: food.address(),
+            quantity: tonnes("1000t")?,
+            trade: None,
+        }),
         "The Zhangzhou carbon-asset company sells 1,000 t to a food company (price not published)".into(),
     )
     .await?;
@@ -337,12 +344,18 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
             quantity: tonnes("5250t")?,
             trade: Some(trade(20, "SREE-JUDICIAL-DS-001")),
         }),
-        "A Dongshan defendant buys CNY 105,000 of kelp carbon (5,250 t at CNY 20/t) for court-ordered restoration".into(),
+        "A Dongshan defendant buys CNY 105,000 of kelp carbon (5,250 t at CNY 20/t) for court-ordered restoration"
+            .into(),
     )
     .await?;
     play.send(
         &yancheng,
-        TxKind::Transfer(Transfer { ticket: marsh.clone(), to: tech.address(), quantity: tonnes("1000t")?, trade: None }),
+        TxKind::Transfer(Transfer {
+            ticket: marsh.clone(),
+            to: tech.address(),
+            quantity: tonnes("1000t")?,
+            trade: None,
+        }),
         "Yancheng's salt-marsh company sells 1,000 t (illustrative) to a technology company".into(),
     )
     .await?;
@@ -432,10 +445,8 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
     // ---- certificate -------------------------------------------------------------------------
     println!();
     println!("A retirement certificate, verified offline");
-    let retirement_id = food_retirement
-        .accepted()
-        .and_then(|(_, a)| a.retirement)
-        .context("the retirement named no id")?;
+    let retirement_id =
+        food_retirement.accepted().and_then(|(_, a)| a.retirement).context("the retirement named no id")?;
     let bytes = play.client.retirement_certificate_bytes(retirement_id).await?;
     let file = CertificateFile::from_certificate_bytes(&bytes)?;
     if let Some(dir) = certificate.parent() {
@@ -453,18 +464,16 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
         verified.summary.ticket,
         verified.summary.beneficiary,
         verified.summary.purpose,
-        verified
-            .summary
-            .serials
-            .iter()
-            .map(|s| format!("{}..{}", s.first, s.last))
-            .collect::<Vec<_>>()
-            .join(", "),
+        verified.summary.serials.iter().map(|s| format!("{}..{}", s.first, s.last)).collect::<Vec<_>>().join(", "),
         verified.summary.height,
         verified.signed_power,
         verified.total_power
     );
-    println!("     Anyone can check it: bct verify {} --genesis {}", certificate.display(), net.node(0).home.join("genesis.json").display());
+    println!(
+        "     Anyone can check it: bct verify {} --genesis {}",
+        certificate.display(),
+        net.node(0).home.join("genesis.json").display()
+    );
 
     // ---- the regulator's view -------------------------------------------------------------------
     println!();
@@ -509,7 +518,13 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
     let retirements = play.client.retirements(&Default::default(), 100).await?;
     println!("  {:>3}  {:<12} {:<22} {:<58}", "id", "quantity", "purpose", "beneficiary");
     for r in &retirements.items {
-        println!("  {:>3}  {:<12} {:<22} {:<58}", r.id, r.quantity.to_string(), format!("{:?}", r.purpose), r.beneficiary);
+        println!(
+            "  {:>3}  {:<12} {:<22} {:<58}",
+            r.id,
+            r.quantity.to_string(),
+            format!("{:?}", r.purpose),
+            r.beneficiary
+        );
     }
     println!();
     println!("{} transactions committed in this demo.", play.step);

@@ -18,7 +18,11 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_DIR: &str = ".bct-testnet";
 
 #[derive(Parser)]
-#[command(name = "bct-testnet", version, about = "Runs a bct network on this machine: validators, observers, demo, benchmark")]
+#[command(
+    name = "bct-testnet",
+    version,
+    about = "Runs a bct network on this machine: validators, observers, demo, benchmark"
+)]
 struct Cli {
     /// The network's directory.
     #[arg(long, global = true, default_value = DEFAULT_DIR, env = "BCT_TESTNET_DIR")]
@@ -144,7 +148,10 @@ fn main() -> Result<()> {
                 let cert = certificate.unwrap_or_else(|| cli.dir.join("retirement-certificate.json"));
                 demo::run(&net, &cert).await?;
                 println!();
-                println!("The network keeps running: `bct-testnet status`, the wallet (`bct --node {} status`),", net.node(0).url());
+                println!(
+                    "The network keeps running: `bct-testnet status`, the wallet (`bct --node {} status`),",
+                    net.node(0).url()
+                );
                 println!("and `bct-testnet down` to stop it.");
                 Ok(())
             }
@@ -187,8 +194,8 @@ fn run_node(home: &Path) -> Result<()> {
     runtime.block_on(async {
         let mut node = bct_node::node::start(home).await?;
         let stop = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -231,7 +238,11 @@ async fn up(dir: &Path, args: &GenerateArgs) -> Result<Testnet> {
             }
         }
     }
-    println!("The testnet is up: {} nodes committing blocks (height {}).", net.len(), heights.iter().max().unwrap_or(&0));
+    println!(
+        "The testnet is up: {} nodes committing blocks (height {}).",
+        net.len(),
+        heights.iter().max().unwrap_or(&0)
+    );
     print_endpoints(&net);
     Ok(net)
 }

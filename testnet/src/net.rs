@@ -190,7 +190,8 @@ impl Testnet {
         let path = root.join(LAYOUT_FILE);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("no testnet in {} (bct-testnet generate makes one)", root.display()))?;
-        let layout: Layout = serde_json::from_str(&text).with_context(|| format!("{} is not a layout", path.display()))?;
+        let layout: Layout =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a layout", path.display()))?;
         Ok(Testnet::with_layout(root, layout, command))
     }
 
@@ -217,7 +218,7 @@ impl Testnet {
     /// The genesis.
     pub fn genesis(&self) -> Result<Genesis> {
         let path = self.node(0).home.join("genesis.json");
-        Ok(Genesis::from_json(&std::fs::read_to_string(&path)?).map_err(|e| anyhow::anyhow!("{e}"))?)
+        Genesis::from_json(&std::fs::read_to_string(&path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     /// The genesis authority's key.
@@ -384,7 +385,11 @@ impl Testnet {
                 }
             }
             if Instant::now() > deadline {
-                bail!("{} did not reach height {height} within {timeout:?} (log: {})", self.node(i).name, self.log_path(i).display());
+                bail!(
+                    "{} did not reach height {height} within {timeout:?} (log: {})",
+                    self.node(i).name,
+                    self.log_path(i).display()
+                );
             }
             if let Some(pid) = self.child_pid(i) {
                 if wait_gone(pid, Duration::ZERO) {

@@ -18,6 +18,7 @@
 //! | [`sync_msg`] | value sync status, requests and responses | `BctCodec` |
 //! | [`certificate`] | the protobuf bytes of a retirement certificate | `DecodedCertificate::decode` |
 //! | [`certificate_file`] | a retirement certificate file (JSON) | `certificate::verify_file` |
+//! | [`structured`] | any of the protobuf inputs above, written without lengths | as above |
 //!
 //! The harnesses work against one fixed chain ([`world`]): a genesis with four validators, two
 //! real blocks (admissions, a project, attestations, an issuance, a transfer; then a pledge and
@@ -71,8 +72,11 @@ use malachitebft_signing_ed25519::Signature;
 use malachitebft_sync as sync;
 use prost::Message;
 
+/// A fuzz harness: takes any bytes, panics only on a bug.
+pub type Harness = fn(&[u8]);
+
 /// Every harness, by the name of its cargo-fuzz target and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("signed_tx", signed_tx),
     ("block", block),
     ("proposal_part", proposal_part),
@@ -81,6 +85,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("sync_msg", sync_msg),
     ("certificate", certificate),
     ("certificate_file", certificate_file),
+    ("structured", structured),
 ];
 
 /// The chain id of the fixed chain.
@@ -345,6 +350,178 @@ pub fn certificate_file(data: &[u8]) {
     if let Ok(v) = verdict {
         assert_eq!(v.summary, w.summary, "a forged certificate file verified");
     }
+}
+
+/// The protobuf inputs of the other harnesses, written in a form without lengths so that
+/// byte-level mutations keep the message structure: inserting or deleting bytes inside a
+/// nested message, or growing a varint to ten bytes, still gives well-formed protobuf. (The
+/// other targets see such mutations only as length errors, so they rarely reach the checks
+/// behind the decoders with large or removed field values.)
+///
+/// Input: one byte choosing the harness (0 [`signed_tx`], 1 [`block`], 2 [`proposal_part`],
+/// 3 [`consensus_msg`], 4 [`sync_msg`], 5 [`certificate`]); for 3 and 4, that harness's type
+/// byte; then the message in the form [`protobuf_from_lenless`] reads.
+pub fn structured(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else { return };
+    match which % 6 {
+        0 => signed_tx(&protobuf_from_lenless(rest)),
+        1 => block(&protobuf_from_lenless(rest)),
+        2 => proposal_part(&protobuf_from_lenless(rest)),
+        3 | 4 => {
+            let Some((&kind, rest)) = rest.split_first() else { return };
+            let input = [&[kind][..], &protobuf_from_lenless(rest)].concat();
+            if which % 6 == 3 {
+                consensus_msg(&input);
+            } else {
+                sync_msg(&input);
+            }
+        }
+        _ => certificate(&protobuf_from_lenless(rest)),
+    }
+}
+
+// ---- protobuf without lengths ------------------------------------------------------------------
+
+/// Deepest nesting [`protobuf_from_lenless`] and [`lenless_from_protobuf`] follow.
+const LENLESS_DEPTH_MAX: usize = 32;
+
+/// Reads a varint's bytes as they are (at most 10); `None` at the end of the input.
+fn raw_varint<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
+    if input.is_empty() {
+        return None;
+    }
+    let n = input.iter().take(10).position(|b| b & 0x80 == 0).map_or(input.len().min(10), |i| i + 1);
+    let (v, rest) = input.split_at(n);
+    *input = rest;
+    Some(v)
+}
+
+fn varint_value(raw: &[u8]) -> u64 {
+    raw.iter().rev().fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7f))
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Protobuf from its length-free form, for any input. The form is protobuf with one change:
+/// after the key of a length-delimited field comes a marker byte, even for bytes (then a
+/// varint length and the bytes, as in protobuf) or odd for a nested message (then its fields,
+/// closed by a zero key or the end of the input); lengths of nested messages are computed.
+/// Keys, varints and fixed-width values are copied as they are.
+pub fn protobuf_from_lenless(input: &[u8]) -> Vec<u8> {
+    let mut input = input;
+    let mut out = Vec::with_capacity(input.len() + 16);
+    lenless_fields(&mut input, &mut out, 0);
+    out
+}
+
+fn lenless_fields(input: &mut &[u8], out: &mut Vec<u8>, depth: usize) {
+    while let Some(key) = raw_varint(input) {
+        let k = varint_value(key);
+        if k == 0 {
+            return;
+        }
+        out.extend_from_slice(key);
+        match k & 7 {
+            0 => out.extend_from_slice(raw_varint(input).unwrap_or_default()),
+            1 | 5 => {
+                let n = if k & 7 == 1 { 8 } else { 4 }.min(input.len());
+                let (v, rest) = input.split_at(n);
+                out.extend_from_slice(v);
+                *input = rest;
+            }
+            2 => {
+                let Some((&marker, rest)) = input.split_first() else {
+                    out.push(0);
+                    return;
+                };
+                *input = rest;
+                if marker & 1 == 1 && depth < LENLESS_DEPTH_MAX {
+                    let mut nested = Vec::new();
+                    lenless_fields(input, &mut nested, depth + 1);
+                    put_varint(out, nested.len() as u64);
+                    out.extend_from_slice(&nested);
+                } else {
+                    let len = raw_varint(input).map_or(0, varint_value);
+                    let n = usize::try_from(len).unwrap_or(usize::MAX).min(input.len());
+                    let (v, rest) = input.split_at(n);
+                    put_varint(out, n as u64);
+                    out.extend_from_slice(v);
+                    *input = rest;
+                }
+            }
+            // Groups and invalid wire types: the key alone, for the decoder to refuse.
+            _ => {}
+        }
+    }
+}
+
+/// The length-free form of a protobuf message (for seeds): a length-delimited field whose
+/// content is itself a well-formed message with minimal lengths is written as a nested
+/// message, any other as bytes. `protobuf_from_lenless` gives back `bytes` exactly when they
+/// are well-formed protobuf with minimal lengths.
+pub fn lenless_from_protobuf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    if !lenless_message(bytes, &mut out, 0) {
+        // Not protobuf: the fields up to where it stops making sense.
+        out.clear();
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+/// Writes the length-free form of `bytes` if it is a well-formed message; false otherwise.
+fn lenless_message(bytes: &[u8], out: &mut Vec<u8>, depth: usize) -> bool {
+    let mut input = bytes;
+    while let Some(key) = raw_varint(&mut input) {
+        let k = varint_value(key);
+        if k >> 3 == 0 || key.last().is_some_and(|b| b & 0x80 != 0) {
+            return false;
+        }
+        out.extend_from_slice(key);
+        match k & 7 {
+            0 => match raw_varint(&mut input) {
+                Some(v) if v.last().is_some_and(|b| b & 0x80 == 0) => out.extend_from_slice(v),
+                _ => return false,
+            },
+            1 | 5 => {
+                let n = if k & 7 == 1 { 8 } else { 4 };
+                if input.len() < n {
+                    return false;
+                }
+                out.extend_from_slice(&input[..n]);
+                input = &input[n..];
+            }
+            2 => {
+                let Some(len) = raw_varint(&mut input) else { return false };
+                let mut minimal = Vec::new();
+                put_varint(&mut minimal, varint_value(len));
+                let Ok(n) = usize::try_from(varint_value(len)) else { return false };
+                if minimal != len || n > input.len() {
+                    return false;
+                }
+                let (content, rest) = input.split_at(n);
+                input = rest;
+                let mut nested = vec![1u8];
+                if !content.is_empty() && depth < LENLESS_DEPTH_MAX && lenless_message(content, &mut nested, depth + 1)
+                {
+                    nested.push(0);
+                    out.extend_from_slice(&nested);
+                } else {
+                    out.push(0);
+                    out.extend_from_slice(len);
+                    out.extend_from_slice(content);
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 // ---- shared checks -----------------------------------------------------------------------------
@@ -1090,7 +1267,28 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 [&[2u8][..], &BctCodec.encode(&response).expect("encodes")].concat(),
             ]
         }
-        "certificate" => vec![w.certificate.clone()],
+        "certificate" => {
+            // Found by `structured`: serials 0..=u64::MAX overflowed the wallet's count of them.
+            let mut overflow = pb::RetirementCertificate::decode(w.certificate.as_slice()).expect("decodes");
+            if let Some(pb::tx_result::Outcome::Accepted(a)) = overflow.result.as_mut().and_then(|r| r.outcome.as_mut())
+            {
+                a.serials[0].first = 0;
+                a.serials[0].last = u64::MAX;
+            }
+            vec![w.certificate.clone(), overflow.encode_to_vec()]
+        }
+        "structured" => {
+            let mut out = Vec::new();
+            for (which, target) in [(0u8, "signed_tx"), (1, "block"), (2, "proposal_part"), (5, "certificate")] {
+                out.extend(seeds(target).iter().map(|s| [&[which][..], &lenless_from_protobuf(s)].concat()));
+            }
+            for (which, target) in [(3u8, "consensus_msg"), (4, "sync_msg")] {
+                out.extend(
+                    seeds(target).iter().map(|s| [&[which, s[0]][..], &lenless_from_protobuf(&s[1..])].concat()),
+                );
+            }
+            out
+        }
         "certificate_file" => vec![w.certificate_file.clone()],
         other => panic!("no fuzz target {other:?}"),
     }
@@ -1177,5 +1375,31 @@ mod tests {
         assert!(proof.is_valid());
         let verified = verify_file(&w.certificate_file, &w.genesis).expect("the certificate file verifies");
         assert_eq!(verified.summary, w.summary);
+    }
+
+    /// The length-free form gives back every seed, and any input gives some bytes.
+    #[test]
+    fn lenless_form_round_trips() {
+        for (target, _) in
+            TARGETS.iter().filter(|(t, _)| !["proposal_stream", "certificate_file", "structured"].contains(t))
+        {
+            for seed in seeds(target) {
+                let message = if ["consensus_msg", "sync_msg"].contains(target) { &seed[1..] } else { &seed[..] };
+                if *target == "consensus_msg" && seed[0] == 5 {
+                    continue; // a block id is 32 bytes, not protobuf
+                }
+                let lenless = lenless_from_protobuf(message);
+                assert_eq!(protobuf_from_lenless(&lenless), message, "{target}");
+            }
+        }
+        let nested = [0x0a, 0x01, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00, 0x10, 0x05];
+        assert_eq!(
+            protobuf_from_lenless(&nested),
+            [0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x10, 0x05]
+        );
+        for junk in [&[][..], &[0x0a], &[0x0a, 0x01], &[0x0a, 0x00, 0xff], &[0x80; 12], &[0x0b, 0x0c, 0x0d]] {
+            let _ = protobuf_from_lenless(junk);
+            let _ = lenless_from_protobuf(junk);
+        }
     }
 }

@@ -466,8 +466,10 @@ impl DecodedCertificate {
             if r.first > r.last {
                 return Err(CertificateError::ResultMismatch(format!("serial range {}..{} is empty", r.first, r.last)));
             }
-            total = total
-                .checked_add(r.last - r.first + 1)
+            // `last - first + 1` overflows for the range 0..=u64::MAX: checked, as the sum is.
+            total = (r.last - r.first)
+                .checked_add(1)
+                .and_then(|n| total.checked_add(n))
                 .ok_or_else(|| CertificateError::ResultMismatch("the serial ranges overflow".into()))?;
         }
         if total != self.retire.quantity.kg() {
