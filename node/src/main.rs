@@ -149,8 +149,19 @@ fn id(home: &Path) -> Result<()> {
 async fn run(home: &Path) -> Result<()> {
     let mut node = bct_node::node::start(home).await?;
     let stop = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("Ctrl-C: stopping");
+        // Ctrl-C, or SIGTERM from a service manager or `bct-testnet down`: a clean stop.
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        tracing::info!("stop requested: stopping");
     };
     let outcome = node.run_until(stop).await;
     node.shutdown().await;

@@ -251,7 +251,9 @@ impl Submitter {
             for (tx, id) in txs.iter().zip(&ids) {
                 let answer = match ledger.tx_location(id) {
                     Err(e) => Some(Err(internal(e))),
-                    Ok(Some(l)) if l.accepted => Some(committed(&ledger, id).map_err(internal).map(|c| TxState::Committed(c.unwrap_or_default()))),
+                    Ok(Some(l)) if l.accepted => Some(
+                        committed(&ledger, id).map_err(internal).map(|c| TxState::Committed(c.unwrap_or_default())),
+                    ),
                     Ok(_) if tx.wire_size() > max => Some(Err(SubmitError::TooLarge { size: tx.wire_size(), max })),
                     Ok(_) => match &mempool {
                         Ok(m) if m.contains(id) => Some(Ok(TxState::Pending)),
@@ -265,8 +267,11 @@ impl Submitter {
         // Signatures of the transactions still undecided, in one batch.
         let open: Vec<usize> = (0..txs.len()).filter(|i| answers[*i].is_none()).collect();
         let messages: Vec<Vec<u8>> = open.iter().map(|i| txs[*i].signing_message()).collect();
-        let items: Vec<(&[u8; 32], &[u8], &[u8; 64])> =
-            open.iter().zip(&messages).map(|(i, m)| (txs[*i].public_key(), m.as_slice(), txs[*i].signature())).collect();
+        let items: Vec<(&[u8; 32], &[u8], &[u8; 64])> = open
+            .iter()
+            .zip(&messages)
+            .map(|(i, m)| (txs[*i].public_key(), m.as_slice(), txs[*i].signature()))
+            .collect();
         let sig_ok = bct_ledger::crypto::verify_signatures(&items);
         for (i, ok) in open.iter().zip(sig_ok) {
             if !ok {

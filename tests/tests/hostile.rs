@@ -1671,7 +1671,16 @@ fn outsider_cannot_join_or_influence() {
             let expected: Vec<Vec<u8>> = validators.iter().map(|v| v.public_key.to_vec()).collect();
             assert_eq!(keys, expected, "node {i}'s validator set changed");
             assert!(s.peers.iter().all(|p| p.id != outsider_id), "node {i} lists the outsider as a peer");
-            assert_eq!(s.peers.iter().filter(|p| p.connected).count(), 3, "node {i}: {:?}", s.peers);
+            // The peer view is refreshed from the network every few seconds: wait for it.
+            let deadline = std::time::Instant::now() + WAIT;
+            loop {
+                let peers = api.status(i).await.peers;
+                if peers.iter().filter(|p| p.connected).count() == 3 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "node {i} never saw its 3 peers: {peers:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
             assert_eq!(s.mempool_size, 0, "node {i} holds the outsider's transactions");
         }
         for i in 0..4 {
