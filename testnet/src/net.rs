@@ -458,3 +458,16 @@ pub fn process_usage(pid: u32) -> Option<(f64, u64)> {
     let rss_kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(((utime + stime) / ticks, rss_kb * 1024))
 }
+
+/// Takes the machine-wide lock that system tests hold while they run a network (an advisory
+/// lock on a file in the temporary directory), so a 2-core machine never runs two at once;
+/// released when the file is dropped.
+pub fn network_test_lock() -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("bct-node-network-tests.lock"))?;
+    file.lock()?;
+    Ok(file)
+}

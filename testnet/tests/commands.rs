@@ -33,13 +33,7 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn generate_up_status_demo_bench_down() {
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("bct-node-network-tests.lock"))
-        .expect("lock file");
-    lock.lock().expect("lock");
+    let _lock = bct_testnet::net::network_test_lock().expect("network test lock");
     let temp = tempfile::tempdir().expect("tempdir");
     let dir = temp.path().join("net");
     let base = free_base().to_string();

@@ -16,13 +16,7 @@ pub const WAIT: Duration = Duration::from_secs(120);
 
 /// Runs one scenario on its own runtime after any other scenario of any test process finished.
 pub fn serially(scenario: impl std::future::Future<Output = ()>) {
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(std::env::temp_dir().join("bct-node-network-tests.lock"))
-        .expect("lock file");
-    lock_file.lock().expect("lock");
+    let _lock = bct_testnet::net::network_test_lock().expect("network test lock");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(scenario);
 }
