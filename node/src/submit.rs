@@ -194,48 +194,11 @@ impl Submitter {
 
     /// Admits `tx`; `forwarded` is true when another node sent it (it is not forwarded again).
     pub async fn submit(&self, tx: SignedTx, forwarded: bool) -> Result<TxState, SubmitError> {
-        let id = tx.id();
-        let internal = |e: bct_ledger::StoreError| SubmitError::Internal(e.to_string());
-        {
-            let ledger = self.chain.read().await;
-            if ledger.tx_location(&id).map_err(internal)?.is_some_and(|l| l.accepted) {
-                return Ok(TxState::Committed(committed(&ledger, &id).map_err(internal)?.unwrap_or_default()));
-            }
-            let max = ledger.genesis().params.tx_bytes_max as usize;
-            if tx.wire_size() > max {
-                return Err(SubmitError::TooLarge { size: tx.wire_size(), max });
-            }
-        }
-        if self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()))?.contains(&id) {
-            return Ok(TxState::Pending);
-        }
-        if !tx.verify_signature() {
-            return Err(SubmitError::BadSignature);
-        }
-        let inserted = {
-            // The write lock keeps the state `check_tx` saw and the next nonce in step.
-            let _turn = self.admitting.acquire().await.map_err(|_| SubmitError::Internal("admission closed".into()))?;
-            let mut ledger = self.chain.write().await;
-            // The signature was verified above.
-            match ledger.check_tx_signature_known(&tx, true) {
-                Ok(()) | Err(Rejection::FutureNonce { .. }) => {}
-                Err(r) => return Err(SubmitError::Rejected(r)),
-            }
-            let next = ledger.next_nonce(&tx.body().signer).unwrap_or(1);
-            let mut mempool = self.mempool.lock().map_err(|_| SubmitError::Internal("mempool lock poisoned".into()))?;
-            let inserted = mempool.insert(tx.clone(), next)?;
-            self.metrics.mempool_txs.set(mempool.len() as i64);
-            self.metrics.mempool_bytes.set(mempool.bytes() as i64);
-            inserted
-        };
-        if inserted == Inserted::New {
-            self.arrived.notify_one();
-            debug!(tx = %id, forwarded, "admitted transaction");
-            if !forwarded {
-                self.forwarder.forward(&tx);
-            }
-        }
-        Ok(TxState::Pending)
+        // One admission path for single transactions and batches: a batch of one.
+        self.submit_batch(vec![tx], forwarded)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(SubmitError::Internal("no answer for the transaction".into())))
     }
 
     /// Admits a batch: one signature batch verification, one pass under the ledger's write
@@ -286,6 +249,7 @@ impl Submitter {
                     .map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("admission closed".into()))))
                     .collect();
             };
+            // The write lock keeps the state `check_tx` sees and the next nonces in step.
             let mut ledger = self.chain.write().await;
             let mempool = self.mempool.lock();
             let Ok(mut mempool) = mempool else {

@@ -565,8 +565,10 @@ pub async fn run(net: &Testnet, options: &BenchOptions) -> Result<Report> {
                     shared.refused.fetch_add(refused.len() as u64, Ordering::Relaxed);
                     {
                         let mut samples = shared.refusal_samples.lock().expect("samples");
+                        // One sample per kind of refusal (the text before its figures).
+                        let kind = |m: &str| m.split(" (").next().unwrap_or(m).to_string();
                         for (_, m) in refused.iter().take(3) {
-                            if samples.len() < 10 && !samples.contains(m) {
+                            if samples.len() < 10 && !samples.iter().any(|s: &String| kind(s) == kind(m)) {
                                 samples.push(m.clone());
                             }
                         }
