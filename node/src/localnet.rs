@@ -62,12 +62,47 @@ pub struct Localnet {
     pub genesis: Genesis,
 }
 
-/// Picks `n` free loopback TCP ports (bound and released: another process may take one in
-/// between, which the caller sees as a failure to start).
+/// The lowest port [`free_ports`] picks.
+const PICK_PORT_MIN: u16 = 20_000;
+
+/// The first port of the kernel's ephemeral range (what outgoing connections take their local
+/// port from), 32768 if it cannot be read.
+fn ephemeral_port_min() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .unwrap_or(32_768)
+}
+
+/// Picks `n` free TCP ports for a local network: below the kernel's ephemeral range, so that
+/// no outgoing connection (of this network's own nodes, or of anything else on the machine) can
+/// take one between choosing and binding, as a port handed out by binding port 0 could. Each
+/// port is checked free on loopback and on every interface; the search starts at a point
+/// drawn from the process id and the clock, so that concurrent pickers rarely meet.
 pub fn free_ports(n: usize) -> Result<Vec<u16>, NodeError> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+    let top = ephemeral_port_min().max(PICK_PORT_MIN + 1_000);
+    let span = u32::from(top - PICK_PORT_MIN);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+    let mut ports = Vec::with_capacity(n);
+    for k in 0..span {
+        if ports.len() == n {
+            break;
+        }
+        let port = PICK_PORT_MIN + ((seed.wrapping_add(k)) % span) as u16;
+        let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("0.0.0.0", port)).is_ok();
+        if free {
+            ports.push(port);
+        }
+    }
+    if ports.len() < n {
+        return Err(NodeError::Config(format!(
+            "found only {} free TCP ports between {PICK_PORT_MIN} and {top}, {n} needed",
+            ports.len()
+        )));
+    }
+    Ok(ports)
 }
 
 /// Writes the network into `dir` (one subdirectory per node).

@@ -77,8 +77,20 @@ enum Command {
     },
 }
 
+/// Runs the command; an error is printed as one line, its causes after colons (never a
+/// backtrace, whatever `RUST_BACKTRACE` says), and the exit code is 1.
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run_command().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command() -> Result<()> {
     let cli = Cli::parse();
     // A lone dev validator has no peers to publish to; the engine reports every publish as an
     // error, so its network logs are muted there.

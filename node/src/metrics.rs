@@ -46,6 +46,8 @@ pub struct Metrics {
     pub mempool_bytes: Gauge,
     /// Connected consensus peers.
     pub peers: Gauge,
+    /// Undecided blocks written and flushed before the engine learned of them.
+    pub pending_flushes: Counter,
 }
 
 impl Default for Metrics {
@@ -69,6 +71,7 @@ impl Metrics {
             mempool_txs: Gauge::default(),
             mempool_bytes: Gauge::default(),
             peers: Gauge::default(),
+            pending_flushes: Counter::default(),
         };
         registry.register("height", "Last committed block height", m.height.clone());
         registry.register("round", "Current consensus round", m.round.clone());
@@ -87,6 +90,11 @@ impl Metrics {
         registry.register("mempool_txs", "Transactions waiting in the mempool", m.mempool_txs.clone());
         registry.register("mempool_bytes", "Bytes waiting in the mempool", m.mempool_bytes.clone());
         registry.register("peers", "Connected consensus peers", m.peers.clone());
+        registry.register(
+            "pending_flushes",
+            "Undecided blocks written and flushed to storage before the engine learned of them",
+            m.pending_flushes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -109,7 +117,9 @@ pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), NodeError> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| NodeError::Config(format!("cannot listen for metrics on {addr} ([metrics] listen_addr): {e}")))?;
     let bound = listener.local_addr()?;
     info!(%bound, "metrics endpoint listening (GET /metrics)");
     let slots = Arc::new(Semaphore::new(CONNECTIONS_MAX));

@@ -20,6 +20,7 @@ use crate::chain::Chain;
 use crate::config::{NodeConfig, Role};
 use crate::consensus::codec::BctCodec;
 use crate::consensus::context::ValidatorAddress;
+use crate::consensus::guard::SignGuard;
 use crate::consensus::host::{Host, HostParams};
 use crate::consensus::signing::{BctSigner, BctVerifier};
 use crate::error::NodeError;
@@ -147,7 +148,11 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
             let proof_bytes =
                 BctCodec.encode(&proof).map_err(|e| NodeError::Engine(format!("encoding the validator proof: {e}")))?;
             let identity = NetworkIdentity::new_validator(config.moniker.clone(), keypair, me.to_string(), proof_bytes);
-            let ctx = ConsensusContext::new_validator(me, Box::new(verifier.clone()), Box::new(signer.clone()));
+            // The engine signs through the double-sign guard (votes and proposals, durably
+            // recorded before signing); the host signs only proposal streams.
+            let guard = SignGuard::open(chain.db()).map_err(|e| NodeError::Storage(e.to_string()))?;
+            let guarded = signer.clone().with_guard(guard);
+            let ctx = ConsensusContext::new_validator(me, Box::new(verifier.clone()), Box::new(guarded));
             (identity, ctx, Some(signer))
         }
         Role::Observer => {

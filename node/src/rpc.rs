@@ -240,7 +240,9 @@ pub async fn serve(
     query: QueryService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<(), NodeError>>), NodeError> {
-    let listener = TcpListener::bind(config.listen_addr).await?;
+    let listener = TcpListener::bind(config.listen_addr).await.map_err(|e| {
+        NodeError::Config(format!("cannot listen for gRPC on {} ([grpc] listen_addr): {e}", config.listen_addr))
+    })?;
     let bound = listener.local_addr()?;
     let chain = submitter.chain().clone();
     let size = config.message_bytes_max;

@@ -24,10 +24,11 @@ use malachitebft_app_channel::app::types::{LocallyProposedValue, MisbehaviorEvid
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use prost::Message;
 use tokio::sync::{mpsc, Notify};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::certificate::{self, certificate_key};
 use super::context::{BctContext, BlockId, Height, PartInit, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::guard::SignGuard;
 use super::parts::{self, Assembler, CompleteStream};
 use super::signing::{parts_sign_bytes, BctSigner};
 use crate::chain::{Chain, NodeLedger};
@@ -89,7 +90,10 @@ impl Verdict {
     }
 }
 
-/// The stored form of a proposal that is not decided yet (so a restart can answer for it).
+/// The stored form of a proposal that is not decided yet, so that a restart can answer for it:
+/// every block handed to the engine as a proposed value (our own, a peer's, a synced one) is
+/// written and flushed before the engine learns of it, hence before any vote for it is signed
+/// and before the engine's write-ahead log can name it.
 #[derive(Clone, PartialEq, prost::Message)]
 struct PendingProposal {
     #[prost(uint64, tag = "1")]
@@ -104,6 +108,9 @@ struct PendingProposal {
     signature: Vec<u8>,
     #[prost(bytes = "bytes", tag = "6")]
     block: Bytes,
+    /// A decided block received by value sync (no stream signature: its certificate proves it).
+    #[prost(bool, tag = "7")]
+    synced: bool,
 }
 
 /// The consensus host.
@@ -125,7 +132,7 @@ pub struct Host {
     streamed: BTreeMap<(u64, i64, BlockId), Vec<ProposalPart>>,
     future: BTreeMap<u64, Vec<CompleteStream>>,
     pending: sled::Tree,
-    lost_decision: Option<u64>,
+    guard: SignGuard,
     stream_seq: u64,
     last_block_time_ms: Option<u64>,
     #[cfg(feature = "byzantine")]
@@ -196,6 +203,7 @@ impl Host {
         params: HostParams,
     ) -> Result<Host, NodeError> {
         let pending = chain.db().open_tree(b"consensus-pending").map_err(|e| NodeError::Storage(e.to_string()))?;
+        let guard = SignGuard::open(chain.db()).map_err(|e| NodeError::Storage(e.to_string()))?;
         let block_wire_bytes_max = block_wire_bytes_max(&chain.genesis().params);
         let validators =
             ValidatorSet::from_ledger(&chain.genesis().validator_set()).map_err(|e| fatal("genesis", e))?;
@@ -217,7 +225,7 @@ impl Host {
             streamed: BTreeMap::new(),
             future: BTreeMap::new(),
             pending,
-            lost_decision: None,
+            guard,
             // Unique stream ids across restarts without storing a counter.
             stream_seq: now_ms() << 16,
             last_block_time_ms: None,
@@ -320,30 +328,13 @@ impl Host {
         self.refresh_validators().await?;
         self.height = Height(height + 1);
         self.metrics.height.set(height as i64);
-        // Proposals stored before a restart: the engine may replay them from its WAL.
+        // Blocks stored before a restart: the engine may replay them from its WAL.
         let mut restored = 0;
         for item in self.pending.scan_prefix(self.height.0.to_be_bytes()) {
             let (_, v) = item.map_err(|e| NodeError::Storage(e.to_string()))?;
-            let Ok(p) = PendingProposal::decode(v.as_ref()) else { continue };
-            let (Ok(proposer), Ok(signature)) =
-                (<[u8; 20]>::try_from(p.proposer.as_slice()), <[u8; 64]>::try_from(p.signature.as_slice()))
-            else {
-                continue;
-            };
-            let init = PartInit {
-                height: Height(p.height),
-                round: Round::from(p.round),
-                pol_round: Round::from(p.pol_round),
-                proposer: ValidatorAddress(bct_ledger::Address(proposer)),
-            };
-            let signature = malachitebft_signing_ed25519::Signature::from_bytes(signature);
-            let stream = CompleteStream {
-                parts: parts::split(init.clone(), &p.block, signature),
-                init,
-                data: p.block,
-                signature,
-            };
-            if self.accept_stream(stream, false).await?.is_some() {
+            let p = PendingProposal::decode(v.as_ref())
+                .map_err(|e| NodeError::Storage(format!("an undecided block stored before the restart: {e}")))?;
+            if self.restore(p).await? {
                 restored += 1;
             }
         }
@@ -351,6 +342,29 @@ impl Host {
             info!(height = %self.height, restored, "restored undecided proposals from before the restart");
         }
         Ok(self.height)
+    }
+
+    /// Takes back a block stored before a restart; whether it was for this height and sound.
+    async fn restore(&mut self, p: PendingProposal) -> Result<bool, NodeError> {
+        let (Ok(proposer), Ok(signature)) =
+            (<[u8; 20]>::try_from(p.proposer.as_slice()), <[u8; 64]>::try_from(p.signature.as_slice()))
+        else {
+            return Ok(false);
+        };
+        let proposer = ValidatorAddress(bct_ledger::Address(proposer));
+        let (height, round) = (Height(p.height), Round::from(p.round));
+        if p.synced {
+            let Ok(block) = bct_proto::decode_block(&p.block, self.block_wire_bytes_max) else { return Ok(false) };
+            let id = BlockId(block.hash());
+            let validity = self.check(height, id, block, p.block, None, false).await?;
+            self.remember(ProposedValue { height, round, valid_round: Round::Nil, proposer, value: id, validity });
+            return Ok(true);
+        }
+        let init = PartInit { height, round, pol_round: Round::from(p.pol_round), proposer };
+        let signature = malachitebft_signing_ed25519::Signature::from_bytes(signature);
+        let stream =
+            CompleteStream { parts: parts::split(init.clone(), &p.block, signature), init, data: p.block, signature };
+        Ok(self.accept_stream(stream, false).await?.is_some())
     }
 
     async fn on_started_round(
@@ -410,6 +424,12 @@ impl Host {
             warn!(%height, %round, "building the block took longer than the propose timeout");
         }
         let encoded = Bytes::from(bct_proto::encode_block(&block));
+        // Durable before the engine learns of it (and so before it signs anything for it).
+        if let Some(signer) = &self.signer {
+            let init = PartInit { height, round, pol_round: Round::Nil, proposer: self.me };
+            let signature = signer.sign_parts(height, round, Round::Nil, &id, &self.me);
+            self.persist(&init, &id, &signature, &encoded, false).await?;
+        }
         self.candidates
             .insert((height.0, id), Candidate { block, encoded, verdict: Verdict::Valid(Some(Box::new(executed))) });
         let pv = ProposedValue {
@@ -485,8 +505,8 @@ impl Host {
         };
         let init = PartInit { height, round, pol_round, proposer: self.me };
         let signature = signer.sign_parts(height, round, pol_round, &id, &self.me);
+        // The block is durable already: it was stored when built, received or synced.
         let data = c.encoded.clone();
-        self.persist(&init, &id, &signature, &data);
         let parts = parts::split(init, &data, signature);
         self.streamed.insert((height.0, round.as_i64(), id), parts.clone());
         self.publish(height, round, &parts).await;
@@ -594,8 +614,11 @@ impl Host {
         // earlier round's proposer.
         let expected_builder = init.pol_round.is_nil().then_some(proposer.address);
         let validity = self.check(height, id, block, data.clone(), expected_builder, true).await?;
-        if persist {
-            self.persist(&init, &id, &signature, &data);
+        // Durable before the engine learns of it: it may vote for this block, lock on it and
+        // have to re-propose it, after any number of restarts. (An invalid block gets only nil
+        // votes: the engine's write-ahead log keeps its verdict.)
+        if persist && validity == Validity::Valid {
+            self.persist(&init, &id, &signature, &data, false).await?;
         }
         self.streamed.insert((height.0, round.as_i64(), id), parts);
         let pv = ProposedValue {
@@ -673,14 +696,17 @@ impl Host {
         }
     }
 
-    /// Stores an undecided proposal so that a restart can still answer for it.
-    fn persist(
+    /// Stores a block that is not decided yet and flushes it to disk, so that a restart can
+    /// still answer for it. A failure stops the node: handing the engine a block that a crash
+    /// could lose could leave this node locked on a value it cannot produce.
+    async fn persist(
         &self,
         init: &PartInit,
         id: &BlockId,
         signature: &malachitebft_signing_ed25519::Signature,
         block: &Bytes,
-    ) {
+        synced: bool,
+    ) -> Result<(), NodeError> {
         let mut key = Vec::with_capacity(48);
         key.extend_from_slice(&init.height.0.to_be_bytes());
         key.extend_from_slice(&init.round.as_i64().to_be_bytes());
@@ -692,20 +718,28 @@ impl Host {
             proposer: init.proposer.0 .0.to_vec(),
             signature: signature.to_bytes().to_vec(),
             block: block.clone(),
+            synced,
         };
-        if let Err(e) = self.pending.insert(key, record.encode_to_vec()) {
-            warn!("could not store an undecided proposal: {e}");
-        }
+        let storage = |e: sled::Error| NodeError::Storage(format!("storing an undecided block: {e}"));
+        self.pending.insert(key, record.encode_to_vec()).map_err(storage)?;
+        self.pending.flush_async().await.map_err(storage)?;
+        self.metrics.pending_flushes.inc();
+        Ok(())
     }
 
     async fn on_decided(&mut self, cert: CommitCertificate<BctContext>) -> Result<(), NodeError> {
         let height = cert.height;
         let id = cert.value_id;
         let Some(candidate) = self.candidates.get_mut(&(height.0, id)) else {
-            // Only possible if the engine replayed a value from its WAL whose block we lost.
-            error!(%height, block = %id, "decided a block we do not have; restarting the height to fetch it by sync");
-            self.lost_decision = Some(height.0);
-            return Ok(());
+            // Every block the engine knows was flushed to our storage before it learned of it
+            // (see `persist`), so this is storage that lost data it had flushed. Restarting the
+            // height instead would reset the engine's write-ahead log and let this validator
+            // vote again in rounds it has voted in: stop, loudly.
+            return Err(NodeError::Storage(format!(
+                "the network decided block {id} at height {height}, which this node accepted but no longer has: \
+                 its storage lost data it had flushed; restore the data directory from a backup, or remove it \
+                 to re-sync the chain from the network"
+            )));
         };
         let executed = match &mut candidate.verdict {
             Verdict::Valid(executed) => executed.take(),
@@ -768,11 +802,6 @@ impl Host {
 
     async fn on_finalized(&mut self, cert: CommitCertificate<BctContext>) -> Result<Next<BctContext>, NodeError> {
         let height = cert.height;
-        if self.lost_decision == Some(height.0) {
-            self.lost_decision = None;
-            self.prune(height.0 - 1);
-            return Ok(Next::Restart(height, self.height_params()));
-        }
         // The certificate at finalization may hold more precommits than at decision: keep
         // the larger one (both prove the block).
         let stored = {
@@ -806,6 +835,8 @@ impl Host {
         for key in self.pending.range(..end.as_slice()).keys().flatten() {
             let _ = self.pending.remove(key);
         }
+        // Nothing is signed for a decided height any more.
+        self.guard.prune_below(keep);
     }
 
     async fn decided_values(&self, from: u64, to: u64) -> Result<Vec<RawDecidedValue<BctContext>>, NodeError> {
@@ -854,7 +885,14 @@ impl Host {
         }
         let id = BlockId(block.hash());
         // Decided blocks are old by now: their time is not checked against our clock.
-        let validity = self.check(height, id, block, bytes, None, false).await?;
+        let validity = self.check(height, id, block, bytes.clone(), None, false).await?;
+        // A validator's engine records the value in its write-ahead log: after a crash it may
+        // decide it from there and a synced certificate, without asking for the bytes again.
+        if self.signer.is_some() && validity == Validity::Valid {
+            let init = PartInit { height, round, pol_round: Round::Nil, proposer };
+            let unsigned = malachitebft_signing_ed25519::Signature::from_bytes([0; 64]);
+            self.persist(&init, &id, &unsigned, &bytes, true).await?;
+        }
         let pv = ProposedValue { height, round, valid_round: Round::Nil, proposer, value: id, validity };
         self.remember(pv.clone());
         debug!(%height, block = %id, ?validity, "synced block checked");

@@ -16,6 +16,8 @@ use malachitebft_signing::{Error as SignError, Signer, VerificationResult, Verif
 use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
 
 use super::context::{BctContext, BlockId, Height, Proposal, ValidatorAddress, Vote};
+use super::guard::{SignGuard, Verdict};
+use tracing::error;
 
 /// Domain tag of prevotes and precommits.
 pub use bct_ledger::crypto::VOTE_DOMAIN;
@@ -176,6 +178,7 @@ impl Verifier<BctContext> for BctVerifier {
 pub struct BctSigner {
     key: PrivateKey,
     chain_id: String,
+    guard: Option<SignGuard>,
 }
 
 impl std::fmt::Debug for BctSigner {
@@ -187,7 +190,19 @@ impl std::fmt::Debug for BctSigner {
 impl BctSigner {
     /// A signer with the 32-byte ed25519 secret `secret` for `chain_id`.
     pub fn new(secret: [u8; 32], chain_id: impl Into<String>) -> BctSigner {
-        BctSigner { key: PrivateKey::from(secret), chain_id: chain_id.into() }
+        BctSigner { key: PrivateKey::from(secret), chain_id: chain_id.into(), guard: None }
+    }
+
+    /// The same signer, refusing through `guard` to sign a second, different vote or proposal
+    /// for any height, round and kind (see [`super::guard`]).
+    pub fn with_guard(mut self, guard: SignGuard) -> BctSigner {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The double-sign guard, if any.
+    pub fn guard(&self) -> Option<&SignGuard> {
+        self.guard.as_ref()
     }
 
     /// The public key.
@@ -211,11 +226,46 @@ impl BctSigner {
 #[async_trait]
 impl Signer<BctContext> for BctSigner {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<BctContext, Vote>, SignError> {
+        let vote = match &self.guard {
+            None => vote,
+            Some(guard) => match guard.vote(vote).await.map_err(SignError::from_source)? {
+                Verdict::Sign(v) => v,
+                Verdict::Conflict { asked, recorded } => {
+                    error!(
+                        height = %asked.height,
+                        round = %asked.round,
+                        vote_type = ?asked.vote_type,
+                        asked = ?asked.value,
+                        signed_before = ?recorded.value,
+                        "double-sign guard: asked to sign a second, different vote for this height, round and type; \
+                         signing the one signed before instead"
+                    );
+                    recorded
+                }
+            },
+        };
         let signature = self.key.sign(&vote_bytes(&self.chain_id, &vote));
         Ok(SignedMessage::new(vote, signature))
     }
 
     async fn sign_proposal(&self, proposal: Proposal) -> Result<SignedMessage<BctContext, Proposal>, SignError> {
+        let proposal = match &self.guard {
+            None => proposal,
+            Some(guard) => match guard.proposal(proposal).await.map_err(SignError::from_source)? {
+                Verdict::Sign(p) => p,
+                Verdict::Conflict { asked, recorded } => {
+                    error!(
+                        height = %asked.height,
+                        round = %asked.round,
+                        asked = %asked.value,
+                        signed_before = %recorded.value,
+                        "double-sign guard: asked to sign a second, different proposal for this height and round; \
+                         signing the one signed before instead"
+                    );
+                    recorded
+                }
+            },
+        };
         let signature = self.key.sign(&proposal_sign_bytes(&self.chain_id, &proposal));
         Ok(SignedMessage::new(proposal, signature))
     }
