@@ -6,8 +6,11 @@
 //! processes (an advisory lock on a file), so a 2-core machine never runs two networks at once.
 //! Waiting uses generous timeouts; nothing asserts on time.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use bct_testnet::{NodeCommand, Options, Testnet};
 
@@ -83,5 +86,68 @@ impl Drop for TestNet {
                 eprintln!("{}", self.net.log_tail(i, 60));
             }
         }
+    }
+}
+
+/// The sum of the samples of `metric` on the `/metrics` endpoint at `addr`.
+pub async fn metric(addr: SocketAddr, metric: &str) -> anyhow::Result<f64> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).await?;
+    Ok(body
+        .lines()
+        .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+/// The engine's counters of equivocation evidence (votes, proposals) on a node's `/metrics`:
+/// what it saw since it last started.
+pub async fn equivocations_counted(addr: SocketAddr) -> anyhow::Result<(f64, f64)> {
+    Ok((
+        metric(addr, "malachitebft_core_consensus_equivocation_votes_total").await?,
+        metric(addr, "malachitebft_core_consensus_equivocation_proposals_total").await?,
+    ))
+}
+
+/// The lines of a node's log (all its runs: the log is appended to) that report an
+/// equivocation seen by the engine or by the node, a message the double-sign guard refused to
+/// sign, or a write-ahead log that disagrees with what the engine re-derived.
+pub fn equivocation_reports(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("equivocat")
+                || l.contains("double-sign")
+                || l.contains("double-signed")
+                || l.contains("does not match the one recorded")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Checks that no node of `nodes` reported an equivocation in any of its runs (the log) or
+/// counts one since its last start (`/metrics`); the reports otherwise.
+pub async fn no_equivocation(net: &bct_testnet::Testnet, nodes: &[usize]) -> Result<(), String> {
+    let mut found = Vec::new();
+    for &i in nodes {
+        let log = std::fs::read_to_string(net.log_path(i)).unwrap_or_default();
+        for line in equivocation_reports(&log).into_iter().take(5) {
+            found.push(format!("{}: {line}", net.node(i).name));
+        }
+        if let Ok((votes, proposals)) = equivocations_counted(net.node(i).metrics).await {
+            if votes > 0.0 || proposals > 0.0 {
+                found.push(format!(
+                    "{}: /metrics counts {votes} equivocating votes and {proposals} proposals",
+                    net.node(i).name
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(found.join("\n"))
     }
 }

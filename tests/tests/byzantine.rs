@@ -22,7 +22,6 @@ use bct_node::keys::NodeKey;
 use bct_testnet::Testnet;
 use bct_tests::harness::{serially, TestNet, WAIT};
 use bct_wallet::client::{sign_tx, Client};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// The Byzantine validator.
 const BYZANTINE: usize = 3;
@@ -63,16 +62,8 @@ fn log_to(path: &std::path::Path) {
         .try_init();
 }
 
-/// The sum of the samples of `metric` on a node's `/metrics`.
-async fn metric(addr: SocketAddr, metric: &str) -> f64 {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("metrics endpoint");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.expect("read");
-    body.lines()
-        .filter(|l| l.starts_with(metric) && l[metric.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+async fn metric(addr: SocketAddr, name: &str) -> f64 {
+    bct_tests::harness::metric(addr, name).await.expect("metrics endpoint")
 }
 
 #[test]

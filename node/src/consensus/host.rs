@@ -419,7 +419,7 @@ impl Host {
         }
         let id = BlockId(executed.hash());
         let block = executed.block.clone();
-        debug!(%height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
+        info!(%height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
         if started.elapsed() > timeout {
             warn!(%height, %round, "building the block took longer than the propose timeout");
         }
