@@ -20,6 +20,7 @@ use crate::chain::Chain;
 use crate::config::{NodeConfig, Role};
 use crate::consensus::codec::BctCodec;
 use crate::consensus::context::ValidatorAddress;
+use crate::consensus::fetch::BlockFetcher;
 use crate::consensus::guard::SignGuard;
 use crate::consensus::host::{Host, HostParams};
 use crate::consensus::signing::{BctSigner, BctVerifier};
@@ -195,8 +196,16 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
 
     let c = &config.consensus;
     let tx_arrived = Arc::new(tokio::sync::Notify::new());
+    let fetch_from: Vec<(String, String)> = config
+        .p2p
+        .peers
+        .iter()
+        .filter(|p| p.public_key.to_lowercase() != hex::encode(key.public_key()))
+        .filter_map(|p| p.grpc.clone().map(|g| (p.name.clone(), g)))
+        .collect();
     let params = HostParams {
         tx_arrived: tx_arrived.clone(),
+        fetcher: BlockFetcher::new(fetch_from)?,
         empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
         timeouts: LinearTimeouts {
             propose: Duration::from_millis(c.timeout_propose_ms),

@@ -151,3 +151,14 @@ pub async fn no_equivocation(net: &bct_testnet::Testnet, nodes: &[usize]) -> Res
         Err(found.join("\n"))
     }
 }
+
+/// Waits until nothing holds sled's lock on the database in `dir` (a dropped handle releases
+/// it from a background thread, a moment later).
+pub fn wait_unlocked(dir: &Path) {
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")).expect("sled's db file");
+    let deadline = std::time::Instant::now() + WAIT;
+    while file.try_lock().is_err() {
+        assert!(std::time::Instant::now() < deadline, "{} stays locked", dir.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -395,19 +395,30 @@ async fn run_lane(
 /// as `id: what the node said`); an empty list when all are there. Reads each one with
 /// `GetTransaction`.
 pub async fn missing_acks(net: &Testnet, i: usize, acks: &[Ack]) -> Result<Vec<String>> {
+    /// Reads in flight at once (one HTTP/2 connection).
+    const READS_IN_FLIGHT: usize = 16;
     let client = net.client(i, ACK_WAIT).await?;
     let mut missing = Vec::new();
-    for a in acks {
-        match client.transaction(&a.tx).await {
-            Ok(t) if t.committed.height == a.height && t.committed.result.outcome.is_ok() && t.tx.id() == a.tx => {}
-            Ok(t) => missing.push(format!(
-                "{}: at height {} (accepted: {}), acknowledged at {}",
-                a.tx,
-                t.committed.height,
-                t.committed.result.outcome.is_ok(),
-                a.height
-            )),
-            Err(e) => missing.push(format!("{}: {e}", a.tx)),
+    for chunk in acks.chunks(READS_IN_FLIGHT) {
+        let mut reads = tokio::task::JoinSet::new();
+        for (k, a) in chunk.iter().enumerate() {
+            let (client, a) = (client.clone(), a.clone());
+            reads.spawn(async move { (k, client.transaction(&a.tx).await.map_err(|e| e.to_string())) });
+        }
+        let mut answers: Vec<_> = reads.join_all().await;
+        answers.sort_by_key(|(k, _)| *k);
+        for ((_, answer), a) in answers.into_iter().zip(chunk) {
+            match answer {
+                Ok(t) if t.committed.height == a.height && t.committed.result.outcome.is_ok() && t.tx.id() == a.tx => {}
+                Ok(t) => missing.push(format!(
+                    "{}: at height {} (accepted: {}), acknowledged at {}",
+                    a.tx,
+                    t.committed.height,
+                    t.committed.result.outcome.is_ok(),
+                    a.height
+                )),
+                Err(e) => missing.push(format!("{}: {e}", a.tx)),
+            }
         }
     }
     Ok(missing)

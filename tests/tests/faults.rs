@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use bct_ledger::{Hash, Ledger, SledStore, Store};
 use bct_testnet::{NodeCommand, Options};
-use bct_tests::harness::{no_equivocation, serially, TestNet, WAIT};
+use bct_tests::harness::{no_equivocation, serially, wait_unlocked, TestNet, WAIT};
 use bct_tests::load::{fund, header, missing_acks, same_block, top_height, wait_all, Ack, Load};
 use bct_wallet::client::Client;
 
@@ -455,17 +455,6 @@ fn largest_file(dir: &Path) -> (PathBuf, u64) {
 fn open_store(dir: &Path) -> SledStore {
     wait_unlocked(dir);
     SledStore::open(dir).expect("the store opens")
-}
-
-/// Waits until nothing holds sled's lock on the database in `dir` (a dropped handle releases
-/// it from a background thread, a moment later).
-fn wait_unlocked(dir: &Path) {
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(dir.join("db")).expect("sled's db file");
-    let deadline = Instant::now() + WAIT;
-    while file.try_lock().is_err() {
-        assert!(Instant::now() < deadline, "{} stays locked", dir.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn block_key(height: u64) -> Vec<u8> {

@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use super::certificate::{self, certificate_key};
 use super::context::{BctContext, BlockId, Height, PartInit, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::fetch::BlockFetcher;
 use super::guard::SignGuard;
 use super::parts::{self, Assembler, CompleteStream};
 use super::signing::{parts_sign_bytes, BctSigner};
@@ -46,6 +47,8 @@ const FUTURE_STREAMS_PER_HEIGHT_MAX: usize = 8;
 const VALUES_PER_ROUND_MAX: usize = 2;
 /// Most decided blocks in one value-sync response.
 const SYNC_VALUES_MAX: u64 = 20;
+/// How long peers are asked for a decided block this node does not have.
+const FETCH_PATIENCE: Duration = Duration::from_secs(60);
 /// Most bytes of blocks in one value-sync response (the engine refuses above 10 MiB).
 const SYNC_RESPONSE_BYTES_MAX: usize = 8 << 20;
 
@@ -60,6 +63,8 @@ pub struct HostParams {
     pub timeouts: LinearTimeouts,
     /// Signalled when a transaction enters the mempool.
     pub tx_arrived: Arc<Notify>,
+    /// The peers asked for a decided block this node does not have.
+    pub fetcher: BlockFetcher,
 }
 
 /// The largest encoded block the node accepts, from the genesis block limits plus protobuf
@@ -730,16 +735,28 @@ impl Host {
     async fn on_decided(&mut self, cert: CommitCertificate<BctContext>) -> Result<(), NodeError> {
         let height = cert.height;
         let id = cert.value_id;
-        let Some(candidate) = self.candidates.get_mut(&(height.0, id)) else {
+        if !self.candidates.contains_key(&(height.0, id)) {
             // Every block the engine knows was flushed to our storage before it learned of it
-            // (see `persist`), so this is storage that lost data it had flushed. Restarting the
-            // height instead would reset the engine's write-ahead log and let this validator
-            // vote again in rounds it has voted in: stop, loudly.
-            return Err(NodeError::Storage(format!(
-                "the network decided block {id} at height {height}, which this node accepted but no longer has: \
-                 its storage lost data it had flushed; restore the data directory from a backup, or remove it \
-                 to re-sync the chain from the network"
-            )));
+            // (see `persist`), so storage lost data it had flushed; the engine decided from its
+            // write-ahead log and a synced certificate, and value sync will not send the block.
+            // Restarting the height instead would reset the engine's log and let this validator
+            // vote again in rounds it has voted in: the block is asked of the peers.
+            warn!(%height, block = %id, "decided a block this node does not have (its storage lost it); asking the peers");
+            let Some(block) =
+                self.params.fetcher.fetch(height.0, &id.0, self.block_wire_bytes_max, FETCH_PATIENCE).await
+            else {
+                return Err(NodeError::Storage(format!(
+                    "the network decided block {id} at height {height}, which this node accepted but no longer has, \
+                     and no peer sent it within {FETCH_PATIENCE:?}: its storage lost data it had flushed; restore the \
+                     data directory from a backup, or remove it to re-sync the chain from the network"
+                )));
+            };
+            let encoded = Bytes::from(bct_proto::encode_block(&block));
+            // Not checked as a proposal: execution below decides whether it applies.
+            self.candidates.insert((height.0, id), Candidate { block, encoded, verdict: Verdict::Invalid });
+        }
+        let Some(candidate) = self.candidates.get_mut(&(height.0, id)) else {
+            return Err(fatal("committing a block", "the decided block vanished"));
         };
         let executed = match &mut candidate.verdict {
             Verdict::Valid(executed) => executed.take(),

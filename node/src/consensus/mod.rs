@@ -6,6 +6,7 @@ pub mod byzantine;
 pub mod certificate;
 pub mod codec;
 pub mod context;
+pub mod fetch;
 pub mod guard;
 pub mod host;
 pub mod parts;
