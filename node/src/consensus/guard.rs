@@ -218,7 +218,18 @@ mod tests {
             let p = proposal(9, 2, 4, -1);
             assert_eq!(g.proposal(p.clone()).await, Ok(Verdict::Sign(p)));
         }
-        let db = sled::Config::new().path(dir.path()).open().expect("sled reopens");
+        // A dropped sled database releases its file lock from a background thread, a moment
+        // later: retry until it is free.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let db = loop {
+            match sled::Config::new().path(dir.path()).open() {
+                Ok(db) => break db,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("sled reopens: {e}"),
+            }
+        };
         let g = SignGuard::open(&db).expect("guard");
         let other = vote(VoteType::Precommit, 9, 2, None);
         assert_eq!(g.vote(other.clone()).await, Ok(Verdict::Conflict { asked: other.clone(), recorded: first }));
