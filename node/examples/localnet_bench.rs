@@ -107,7 +107,7 @@ async fn main() -> Result<()> {
         validators,
         observers: 0,
         authorities: clients.max(1),
-        ports: free_ports(validators * 3)?,
+        ports: free_ports(validators * bct_node::localnet::PORTS_PER_NODE)?,
         empty_block_interval_ms: interval,
         timeout_propose_ms: 3000,
         forward,

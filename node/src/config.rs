@@ -51,6 +51,9 @@ pub struct NodeConfig {
     /// The Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The web view and JSON API (read-only).
+    #[serde(default)]
+    pub web: WebConfig,
     /// Block pacing and consensus timeouts.
     #[serde(default)]
     pub consensus: ConsensusConfig,
@@ -149,6 +152,48 @@ pub struct MetricsConfig {
     /// Address of `GET /metrics`; absent means no endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen_addr: Option<SocketAddr>,
+}
+
+/// The web view and JSON API: read-only pages and `/api/v1/`, served by the node itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Address of the web view and `/api/v1/`; absent means no web server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<SocketAddr>,
+    /// Most requests served at once (over all clients); more get 503 at once.
+    #[serde(default = "default_web_concurrent_requests_max")]
+    pub concurrent_requests_max: usize,
+    /// Requests per second one client address may make (a burst of twice as many is allowed);
+    /// more get 429.
+    #[serde(default = "default_web_requests_per_second_per_client")]
+    pub requests_per_second_per_client: u32,
+    /// Largest request body, in bytes (the certificate check is the only route with a body).
+    #[serde(default = "default_web_request_bytes_max")]
+    pub request_bytes_max: usize,
+}
+
+fn default_web_concurrent_requests_max() -> usize {
+    64
+}
+
+fn default_web_requests_per_second_per_client() -> u32 {
+    50
+}
+
+fn default_web_request_bytes_max() -> usize {
+    256 * 1024
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            listen_addr: None,
+            concurrent_requests_max: default_web_concurrent_requests_max(),
+            requests_per_second_per_client: default_web_requests_per_second_per_client(),
+            request_bytes_max: default_web_request_bytes_max(),
+        }
+    }
 }
 
 /// Block pacing and consensus timeouts.
@@ -289,6 +334,7 @@ impl NodeConfig {
                 event_streams_max: default_event_streams_max(),
             },
             metrics: MetricsConfig::default(),
+            web: WebConfig::default(),
             consensus: ConsensusConfig::default(),
             mempool: MempoolConfig::default(),
             sync: SyncConfig::default(),
@@ -330,6 +376,12 @@ impl NodeConfig {
         }
         if self.grpc.concurrent_requests_max == 0 || self.grpc.event_streams_max == 0 {
             return bad("grpc.concurrent_requests_max and grpc.event_streams_max must be positive".into());
+        }
+        if self.web.concurrent_requests_max == 0 || self.web.requests_per_second_per_client == 0 {
+            return bad("web.concurrent_requests_max and web.requests_per_second_per_client must be positive".into());
+        }
+        if self.web.request_bytes_max < 16 * 1024 {
+            return bad("web.request_bytes_max must be at least 16384".into());
         }
         if self.mempool.txs_max == 0 || self.mempool.bytes_max == 0 || self.mempool.nonce_ahead_max == 0 {
             return bad("mempool.txs_max, mempool.bytes_max and mempool.nonce_ahead_max must be positive".into());

@@ -6,6 +6,7 @@
 //! - [`mempool`]: transactions waiting for a block.
 //! - [`chain`]: the shared ledger and commit notifications.
 //! - [`node`]: assembling and starting everything from a [`config::NodeConfig`].
+//! - [`web`]: the read-only web view and JSON API (`[web]` in config.toml).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
@@ -23,5 +24,6 @@ pub mod node;
 pub mod query;
 pub mod rpc;
 pub mod submit;
+pub mod web;
 
 pub use error::NodeError;

@@ -13,6 +13,9 @@ use crate::config::{NodeConfig, PeerConfig, Role};
 use crate::error::NodeError;
 use crate::keys::NodeKey;
 
+/// Ports each node of a local network takes: p2p, gRPC, metrics, web.
+pub const PORTS_PER_NODE: usize = 4;
+
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct LocalnetSpec {
@@ -24,7 +27,7 @@ pub struct LocalnetSpec {
     pub observers: usize,
     /// Number of authority accounts in genesis (their keys are written too).
     pub authorities: usize,
-    /// Loopback ports to use: each node takes three (p2p, gRPC, metrics).
+    /// Loopback ports to use: each node takes [`PORTS_PER_NODE`] (p2p, gRPC, metrics, web).
     pub ports: Vec<u16>,
     /// Longest time between blocks when idle, ms.
     pub empty_block_interval_ms: u64,
@@ -47,6 +50,8 @@ pub struct LocalNode {
     pub grpc: SocketAddr,
     /// Its metrics address.
     pub metrics: SocketAddr,
+    /// Its web view and JSON API address.
+    pub web: SocketAddr,
     /// Its public key.
     pub public_key: [u8; 32],
 }
@@ -111,8 +116,13 @@ pub fn generate(dir: &Path, spec: &LocalnetSpec) -> Result<Localnet, NodeError> 
     if spec.validators == 0 || spec.authorities == 0 {
         return Err(NodeError::Config("a network needs at least one validator and one authority".into()));
     }
-    if spec.ports.len() < total * 3 {
-        return Err(NodeError::Config(format!("{} nodes need {} ports, {} given", total, total * 3, spec.ports.len())));
+    if spec.ports.len() < total * PORTS_PER_NODE {
+        return Err(NodeError::Config(format!(
+            "{} nodes need {} ports, {} given",
+            total,
+            total * PORTS_PER_NODE,
+            spec.ports.len()
+        )));
     }
     std::fs::create_dir_all(dir)?;
     let authorities: Vec<NodeKey> = (0..spec.authorities).map(|_| NodeKey::generate()).collect();
@@ -148,29 +158,35 @@ pub fn generate(dir: &Path, spec: &LocalnetSpec) -> Result<Localnet, NodeError> 
         } else {
             (format!("observer-{}", i - spec.validators), Role::Observer)
         };
-        let p = &spec.ports[i * 3..i * 3 + 3];
+        let p = &spec.ports[i * PORTS_PER_NODE..(i + 1) * PORTS_PER_NODE];
         nodes.push(LocalNode {
             home: dir.join(&name),
             name,
             role,
             grpc: SocketAddr::from(([127, 0, 0, 1], p[1])),
             metrics: SocketAddr::from(([127, 0, 0, 1], p[2])),
+            web: SocketAddr::from(([127, 0, 0, 1], p[3])),
             public_key: key.public_key(),
         });
     }
     let peer = |i: usize| PeerConfig {
         name: nodes[i].name.clone(),
         public_key: hex::encode(nodes[i].public_key),
-        address: format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * 3]),
+        address: format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * PORTS_PER_NODE]),
         grpc: Some(format!("http://{}", nodes[i].grpc)),
     };
     for (i, (node, key)) in nodes.iter().zip(&keys).enumerate() {
         std::fs::create_dir_all(&node.home)?;
         key.save(&node.home.join("node_key.json"))?;
         std::fs::write(node.home.join("genesis.json"), &genesis_json)?;
-        let mut config =
-            NodeConfig::new(&node.name, node.role, format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * 3]), node.grpc);
+        let mut config = NodeConfig::new(
+            &node.name,
+            node.role,
+            format!("/ip4/127.0.0.1/tcp/{}", spec.ports[i * PORTS_PER_NODE]),
+            node.grpc,
+        );
         config.metrics.listen_addr = Some(node.metrics);
+        config.web.listen_addr = Some(node.web);
         config.consensus.empty_block_interval_ms = spec.empty_block_interval_ms;
         config.consensus.timeout_propose_ms = spec.timeout_propose_ms;
         config.mempool.forward = spec.forward;

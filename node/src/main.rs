@@ -68,6 +68,9 @@ enum Command {
         /// Prometheus listen address.
         #[arg(long, default_value = "127.0.0.1:9100")]
         metrics_listen: SocketAddr,
+        /// Web view and JSON API listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        web_listen: SocketAddr,
         /// Consensus port on 127.0.0.1.
         #[arg(long, default_value_t = 26656)]
         p2p_port: u16,
@@ -108,8 +111,8 @@ async fn run_command() -> Result<()> {
         }
         Command::Run { home } => run(&home).await,
         Command::Id { home } => id(&home),
-        Command::Dev { home, grpc_listen, metrics_listen, p2p_port, empty_block_interval_ms } => {
-            dev(home, grpc_listen, metrics_listen, p2p_port, empty_block_interval_ms).await
+        Command::Dev { home, grpc_listen, metrics_listen, web_listen, p2p_port, empty_block_interval_ms } => {
+            dev(home, grpc_listen, metrics_listen, web_listen, p2p_port, empty_block_interval_ms).await
         }
     }
 }
@@ -184,6 +187,7 @@ async fn dev(
     home: Option<PathBuf>,
     grpc_listen: SocketAddr,
     metrics_listen: SocketAddr,
+    web_listen: SocketAddr,
     p2p_port: u16,
     empty_block_interval_ms: u64,
 ) -> Result<()> {
@@ -202,7 +206,7 @@ async fn dev(
             validators: 1,
             observers: 0,
             authorities: 1,
-            ports: vec![p2p_port, grpc_listen.port(), metrics_listen.port()],
+            ports: vec![p2p_port, grpc_listen.port(), metrics_listen.port(), web_listen.port()],
             empty_block_interval_ms,
             timeout_propose_ms: 3000,
             forward: true,
@@ -211,6 +215,7 @@ async fn dev(
         let mut config = NodeConfig::load(&node_home)?;
         config.grpc.listen_addr = grpc_listen;
         config.metrics.listen_addr = Some(metrics_listen);
+        config.web.listen_addr = Some(web_listen);
         config.save(&node_home)?;
     }
     let authority_file = root.join("authority-0.json");
@@ -219,6 +224,9 @@ async fn dev(
     println!();
     println!("bct dev network (chain id bct-dev, one validator) in {}", root.display());
     println!("  gRPC:      http://{}", node.grpc_addr);
+    if let Some(w) = node.web_addr {
+        println!("  web view:  http://{w}/   (JSON API: http://{w}/api/v1/, OpenAPI: http://{w}/api/v1/openapi.json)");
+    }
     if let Some(m) = node.metrics_addr {
         println!("  metrics:   http://{m}/metrics");
     }

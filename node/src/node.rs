@@ -49,6 +49,8 @@ pub struct RunningNode {
     pub grpc_addr: SocketAddr,
     /// Where `GET /metrics` is served, if configured.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the web view and JSON API are served, if configured.
+    pub web_addr: Option<SocketAddr>,
     /// The libp2p peer id.
     pub peer_id: String,
     /// The ledger.
@@ -241,6 +243,14 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     let forwarder = if config.mempool.forward { Forwarder::start(targets)? } else { Forwarder::default() };
     let submitter = Submitter::new(chain.clone(), mempool, metrics.clone(), forwarder, tx_arrived);
     let query = QueryService::new(chain.clone(), submitter.clone(), view);
+    let web = crate::web::Web {
+        chain: chain.clone(),
+        query: query.clone(),
+        role: match config.role {
+            Role::Validator => "validator",
+            Role::Observer => "observer",
+        },
+    };
     let (stop_grpc, stopped) = oneshot::channel::<()>();
     let (grpc_addr, grpc) = crate::rpc::serve(&config.grpc, submitter, query, async {
         let _ = stopped.await;
@@ -249,6 +259,13 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     let metrics_addr = match config.metrics.listen_addr {
         Some(addr) => {
             let (bound, task) = crate::metrics::serve(addr, metrics).await?;
+            aux.push(task);
+            Some(bound)
+        }
+        None => None,
+    };
+    let web_addr = match crate::web::serve(&config.web, web).await? {
+        Some((bound, task)) => {
             aux.push(task);
             Some(bound)
         }
@@ -266,6 +283,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     Ok(RunningNode {
         grpc_addr,
         metrics_addr,
+        web_addr,
         peer_id: peer_id.to_string(),
         chain,
         host,

@@ -6,6 +6,9 @@
 //!   [`encode_body`], [`decode_signed_tx`], [`decode_block`] and their siblings. Decoders take
 //!   limits and treat their input as adversarial; errors ([`ProtoError`]) name the field.
 //! - Conversions: `From<&ledger type> for pb::Type` everywhere, and [`IntoLedger`] back.
+//! - [`commit`]: checking a commit certificate (more than 2/3 of the voting power signed);
+//!   [`certificate`]: retirement certificate files and their offline verification, shared by
+//!   `bct verify` and the node's web view.
 //!
 //! `docs/PROTOCOL.md` describes the bytes that are signed and hashed, with test vectors that
 //! `tests/protocol_vectors.rs` recomputes.
@@ -13,7 +16,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod certificate;
 mod codec;
+pub mod commit;
 mod convert;
 mod error;
 

@@ -13,6 +13,8 @@ use anyhow::{bail, Context as _, Result};
 use bct_ledger::tx::{AdmitAccount, Attest, Issue, Pledge, RegisterProject, Release, Retire, Trade, Transfer, TxKind};
 use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
 use bct_ledger::{Address, Amount, Hash};
+use bct_node::web::i18n::Lang;
+use bct_node::web::words;
 use bct_wallet::client::certificate::{verify_file, CertificateFile};
 use bct_wallet::client::{address_of, Client, Receipt, TxOptions};
 use ed25519_dalek::SigningKey;
@@ -493,7 +495,7 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
     for (eco, t) in &theirs.by_ecosystem {
         println!(
             "  {:<16} {:>14} {:>14} {:>14} {:>14}",
-            format!("{eco:?}"),
+            words::ecosystem(eco.as_str(), Lang::En),
             t.issued.to_string(),
             t.active.to_string(),
             t.pledged.to_string(),
@@ -522,11 +524,19 @@ pub async fn run(net: &Testnet, certificate: &Path) -> Result<()> {
             "  {:>3}  {:<12} {:<22} {:<58}",
             r.id,
             r.quantity.to_string(),
-            format!("{:?}", r.purpose),
+            words::purpose(r.purpose.as_str(), Lang::En),
             r.beneficiary
         );
     }
     println!();
     println!("{} transactions committed in this demo.", play.step);
+    if let Some(url) = observer.and_then(|o| net.node(o).web_url()).or_else(|| net.node(0).web_url()) {
+        println!();
+        println!("See the registry in a browser: {url}  (the regulator's observer; read-only)");
+        if let Some(r) = retirements.items.first() {
+            println!("  retirements: {url}retirements   a printable certificate: {url}retirements/{}", r.id);
+        }
+        println!("  JSON API: {url}api/v1/   (OpenAPI document: {url}api/v1/openapi.json)");
+    }
     Ok(())
 }

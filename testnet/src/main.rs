@@ -248,13 +248,14 @@ async fn up(dir: &Path, args: &GenerateArgs) -> Result<Testnet> {
 }
 
 fn print_endpoints(net: &Testnet) {
-    println!("  {:<13} {:<10} {:<24} {:<24} log", "node", "role", "gRPC", "metrics");
+    println!("  {:<13} {:<10} {:<24} {:<24} {:<30} log", "node", "role", "gRPC", "web view and /api/v1/", "metrics");
     for n in &net.layout.nodes {
         println!(
-            "  {:<13} {:<10} {:<24} {:<24} {}",
+            "  {:<13} {:<10} {:<24} {:<24} {:<30} {}",
             n.name,
             if n.validator { "validator" } else { "observer" },
             n.url(),
+            n.web_url().unwrap_or_else(|| "-".into()),
             format!("http://{}/metrics", n.metrics),
             n.home.join(bct_testnet::net::LOG_FILE).display()
         );

@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _, Result};
 use bct_ledger::Genesis;
 use bct_node::config::{NodeConfig, Role};
 use bct_node::keys::NodeKey;
-use bct_node::localnet::{free_ports, generate, LocalnetSpec};
+use bct_node::localnet::{free_ports, generate, LocalnetSpec, PORTS_PER_NODE};
 use bct_wallet::client::{Client, NetworkStatus};
 use serde::{Deserialize, Serialize};
 
@@ -67,7 +67,7 @@ pub struct Options {
     /// Observers (regulators' replicas).
     pub observers: usize,
     /// First port, or none for free ports picked by the system. Node `i` takes
-    /// `base + 10 i` (p2p), `+1` (gRPC), `+2` (metrics).
+    /// `base + 10 i` (p2p), `+1` (gRPC), `+2` (metrics), `+3` (web view).
     pub base_port: Option<u16>,
     /// Longest time between blocks when idle, ms.
     pub empty_block_interval_ms: u64,
@@ -106,6 +106,9 @@ pub struct NodeInfo {
     pub grpc: SocketAddr,
     /// Prometheus address.
     pub metrics: SocketAddr,
+    /// Web view and JSON API address (absent in layouts written before it existed).
+    #[serde(default)]
+    pub web: Option<SocketAddr>,
     /// Public key, hex.
     pub public_key: String,
 }
@@ -114,6 +117,11 @@ impl NodeInfo {
     /// `http://<grpc>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.grpc)
+    }
+
+    /// `http://<web>/`, if the node serves the web view.
+    pub fn web_url(&self) -> Option<String> {
+        self.web.map(|w| format!("http://{w}/"))
     }
 }
 
@@ -151,9 +159,9 @@ impl Testnet {
                 if last > u32::from(u16::MAX) {
                     bail!("base port {base} leaves no room for {total} nodes");
                 }
-                (0..total).flat_map(|i| (0..3).map(move |k| base + 10 * i as u16 + k)).collect()
+                (0..total).flat_map(|i| (0..PORTS_PER_NODE as u16).map(move |k| base + 10 * i as u16 + k)).collect()
             }
-            None => free_ports(total * 3)?,
+            None => free_ports(total * PORTS_PER_NODE)?,
         };
         let spec = LocalnetSpec {
             chain_id: options.chain_id.clone(),
@@ -174,9 +182,10 @@ impl Testnet {
                 name: n.name.clone(),
                 validator: n.role == Role::Validator,
                 home: n.home.clone(),
-                p2p_port: ports[i * 3],
+                p2p_port: ports[i * PORTS_PER_NODE],
                 grpc: n.grpc,
                 metrics: n.metrics,
+                web: Some(n.web),
                 public_key: hex::encode(n.public_key),
             })
             .collect::<Vec<_>>();

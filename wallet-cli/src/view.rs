@@ -14,33 +14,10 @@ use bct_ledger::types::{
 use bct_ledger::{Amount, SignedTx};
 use serde_json::{json, Value};
 
+pub use bct_proto::certificate::utc;
+
 use crate::client::consensus::CommitCertificate;
 use crate::client::{Committed, TxStatus};
-
-/// A Unix time in ms as UTC, e.g. `2023-09-26T08:00:00Z` (milliseconds shown when not zero).
-pub fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let millis = ms % 1000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm), in unsigned arithmetic:
-    // the epoch is shifted to 0000-03-01 so that leap days fall at the end of a year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    if millis == 0 {
-        format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
-    } else {
-        format!("{year:04}-{month:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
-    }
-}
 
 /// An area in hundredths of a hectare as hectares, e.g. `171.8 ha`.
 pub fn hectares(centiha: u64) -> String {

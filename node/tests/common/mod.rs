@@ -64,7 +64,7 @@ impl Net {
             validators,
             observers,
             authorities,
-            ports: free_ports(total * 3).expect("ports"),
+            ports: free_ports(total * bct_node::localnet::PORTS_PER_NODE).expect("ports"),
             empty_block_interval_ms: 200,
             timeout_propose_ms: 2000,
             forward: true,

@@ -5,8 +5,9 @@
 //! request is built in one place. Answers are converted to `bct-ledger` types at this edge
 //! (checked field by field by `bct-proto`); errors are [`ClientError`]s that say what to do.
 
-pub mod certificate;
-pub mod consensus;
+// Certificate files and commit verification live in `bct-proto`, shared with the node's web view.
+pub use bct_proto::certificate;
+pub use bct_proto::commit as consensus;
 mod error;
 
 use std::time::Duration;

@@ -104,7 +104,7 @@ impl Network {
                 validators: spec.validators,
                 observers: 0,
                 authorities: 1,
-                ports: free_ports(spec.validators * 3).expect("free ports"),
+                ports: free_ports(spec.validators * bct_node::localnet::PORTS_PER_NODE).expect("free ports"),
                 empty_block_interval_ms: spec.empty_block_interval_ms,
                 timeout_propose_ms: spec.timeout_propose_ms,
                 forward: true,

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::pb;
 use bct_ledger::crypto::verify_signature;
 use bct_ledger::types::Validator;
 use bct_ledger::{Address, Hash};
-use bct_proto::pb;
 
 /// The bytes a validator signs to precommit a block: what every signature of a commit
 /// certificate covers. Defined once in `bct-ledger` and signed by the node's consensus.

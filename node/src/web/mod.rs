@@ -1,0 +1,244 @@
+//! The web view and JSON API, served by the node itself (`[web]` in config.toml): pages for
+//! regulators, auditors and enterprises, and `/api/v1/` with its OpenAPI document. Read-only:
+//! nothing here signs or submits. Every request is bounded: its body
+//! (`web.request_bytes_max`), the requests served at once (`web.concurrent_requests_max`, more
+//! get 503), requests per second per client address (`web.requests_per_second_per_client`, more
+//! get 429), and the size of every page of a list.
+
+pub mod api;
+pub mod i18n;
+pub mod pages;
+pub mod view;
+pub mod words;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::chain::Chain;
+use crate::config::WebConfig;
+use crate::error::NodeError;
+use crate::query::QueryService;
+
+/// Client addresses whose request rate is tracked at once; beyond it the idle ones are dropped.
+const CLIENTS_TRACKED_MAX: usize = 10_000;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct Web {
+    /// The ledger.
+    pub chain: Arc<Chain>,
+    /// The gRPC query service (the same answers, e.g. certificates, network status).
+    pub query: QueryService,
+    /// `validator` or `observer`.
+    pub role: &'static str,
+}
+
+/// Admission of requests: at most N at once, and a token bucket per client address.
+struct Limits {
+    in_flight: Arc<Semaphore>,
+    per_second: f64,
+    burst: f64,
+    clients: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Limits {
+    /// Whether `ip` may make one more request now (and takes a token if so).
+    fn allow(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let Ok(mut clients) = self.clients.lock() else { return false };
+        if clients.len() >= CLIENTS_TRACKED_MAX && !clients.contains_key(&ip) {
+            // Forget clients whose bucket refilled: they lose nothing by it.
+            let (rate, burst) = (self.per_second, self.burst);
+            clients.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            if clients.len() >= CLIENTS_TRACKED_MAX {
+                return false;
+            }
+        }
+        let (tokens, at) = clients.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// An error in the form the client asked for: a JSON problem under `/api/`, a page elsewhere.
+fn refusal(path: &str, status: StatusCode, code: &'static str, message: String) -> Response {
+    if path.starts_with("/api/") {
+        api::problem(status, code, message)
+    } else {
+        pages::error_page(i18n::Lang::En, status, &message)
+    }
+}
+
+async fn limit(
+    State(limits): State<Arc<Limits>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    if !limits.allow(peer.ip()) {
+        let mut r = refusal(
+            &path,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests from {}: at most {} per second; wait a moment and try again",
+                peer.ip(),
+                limits.per_second
+            ),
+        );
+        r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        return r;
+    }
+    let Ok(_permit) = limits.in_flight.clone().try_acquire_owned() else {
+        let mut r = refusal(
+            &path,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the node is serving as many web requests as it allows; try again in a moment".into(),
+        );
+        r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        return r;
+    };
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if !path.starts_with("/api/") {
+        // Pages load nothing from elsewhere and run no script.
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'"),
+        );
+    }
+    response
+}
+
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let lang = i18n::Lang::choose(None, request.headers());
+    if path.starts_with("/api/") {
+        api::problem(
+            StatusCode::NOT_FOUND,
+            "no_such_route",
+            format!("no API route {}; see /api/v1/openapi.json", view::quote(&path)),
+        )
+    } else {
+        pages::error_page(lang, StatusCode::NOT_FOUND, &format!("no page {}", view::quote(&path)))
+    }
+}
+
+/// The whole router: pages, `/api/v1/`, limits.
+pub fn router(web: Web, config: &WebConfig) -> Router {
+    let limits = Arc::new(Limits {
+        in_flight: Arc::new(Semaphore::new(config.concurrent_requests_max)),
+        per_second: f64::from(config.requests_per_second_per_client),
+        burst: 2.0 * f64::from(config.requests_per_second_per_client),
+        clients: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .fallback(not_found)
+        .with_state(web)
+        .layer(axum::middleware::from_fn_with_state(limits, limit))
+        .layer(DefaultBodyLimit::max(config.request_bytes_max))
+}
+
+/// Starts the web server on `config.listen_addr`; returns the bound address and its task.
+pub async fn serve(config: &WebConfig, web: Web) -> Result<Option<(SocketAddr, JoinHandle<()>)>, NodeError> {
+    let Some(addr) = config.listen_addr else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        NodeError::Config(format!("cannot listen for the web view on {addr} (web.listen_addr in config.toml): {e}"))
+    })?;
+    let bound = listener.local_addr()?;
+    let app = router(web, config).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!("the web server stopped: {e}");
+        }
+    });
+    info!(web = %format!("http://{bound}/"), "web view and JSON API listening");
+    Ok(Some((bound, task)))
+}
+
+/// A response that is never stored by caches (the ledger moves on).
+pub fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A status code for a lookup failure.
+pub fn lookup_status(e: &view::Lookup) -> (StatusCode, &'static str, String) {
+    match e {
+        view::Lookup::Bad(m) => (StatusCode::BAD_REQUEST, "bad_parameter", m.clone()),
+        view::Lookup::NotFound(m) => {
+            (StatusCode::NOT_FOUND, "not_found", format!("{m} does not exist on this chain (or is not committed yet)"))
+        }
+        view::Lookup::Store(m) => (StatusCode::INTERNAL_SERVER_ERROR, "storage", m.clone()),
+    }
+}
+
+impl IntoResponse for view::Lookup {
+    fn into_response(self) -> Response {
+        let (status, code, message) = lookup_status(&self);
+        api::problem(status, code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_second: u32) -> Limits {
+        Limits {
+            in_flight: Arc::new(Semaphore::new(1)),
+            per_second: f64::from(per_second),
+            burst: 2.0 * f64::from(per_second),
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn a_client_gets_its_burst_then_is_refused_and_others_are_not() {
+        let l = limits(5);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
+        let allowed = (0..100).filter(|_| l.allow(a)).count();
+        // a burst of twice the rate, plus whatever refilled while the loop ran
+        assert!((10..=11).contains(&allowed), "{allowed}");
+        assert!(!l.allow(a));
+        assert!(l.allow(b), "another client is not held back by the first");
+        std::thread::sleep(std::time::Duration::from_millis(450));
+        assert!(l.allow(a), "the bucket refills at the configured rate");
+    }
+
+    #[test]
+    fn idle_clients_are_forgotten_when_the_table_is_full() {
+        let l = limits(1000);
+        for i in 0..CLIENTS_TRACKED_MAX as u32 {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(i + 1));
+            assert!(l.allow(ip));
+        }
+        // every bucket is one token short of full: refilled within a millisecond
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(l.allow("192.0.2.1".parse().expect("ip")));
+        assert!(l.clients.lock().expect("lock").len() < 10);
+    }
+}

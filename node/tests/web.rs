@@ -1,0 +1,382 @@
+//! The web view and JSON API end to end, on the observer of a one-validator network: every
+//! API route with good and bad parameters and unknown ids, the OpenAPI document against the
+//! routes, the certificate file and its check, and the pages in both languages.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use bct_ledger::tx::{AdmitAccount, Attest, Issue, RegisterProject, Retire, Trade, Transfer, TxBody, TxKind};
+use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
+use bct_ledger::{Amount, Genesis, Hash, SignedTx};
+use bct_node::keys::NodeKey;
+use bct_proto::pb;
+use common::{serially, Net};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn signed(key: &NodeKey, nonce: u64, kind: TxKind) -> SignedTx {
+    let body = TxBody { chain_id: "bct-test".into(), signer: key.address(), nonce, expiry_height: 0, kind };
+    bct_proto::sign(key.signing_key(), &body)
+}
+
+fn accepted(c: &pb::Committed) -> pb::Accepted {
+    match c.result.as_ref().and_then(|r| r.outcome.clone()) {
+        Some(pb::tx_result::Outcome::Accepted(a)) => a,
+        other => panic!("not accepted: {other:?}"),
+    }
+}
+
+/// An HTTP/1.0 exchange (the server then sends no chunked body and closes): status, headers
+/// (lower-case names), body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect to the web server");
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.expect("send");
+    s.write_all(body).await.expect("send body");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8(raw).expect("UTF-8 reply");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply { status, headers, body: body.to_string() }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    http(addr, "GET", path, &[], b"").await
+}
+
+/// A JSON API answer that must be 200.
+async fn api(addr: SocketAddr, path: &str) -> Value {
+    let r = get(addr, path).await;
+    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+    assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/json")), "GET {path}");
+    r.json()
+}
+
+/// A JSON API refusal: `status`, a problem body with `code`, and a detail mentioning `needle`.
+async fn refused(addr: SocketAddr, path: &str, status: u16, code: &str, needle: &str) {
+    let r = get(addr, path).await;
+    assert_eq!(r.status, status, "GET {path}: {}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"), "GET {path}");
+    let p = r.json();
+    assert_eq!(p["code"], code, "GET {path}: {p}");
+    assert_eq!(p["status"], status, "GET {path}: {p}");
+    let detail = p["detail"].as_str().expect("detail");
+    assert!(detail.contains(needle), "GET {path}: {detail:?} should mention {needle:?}");
+    assert!(detail.len() < 400, "GET {path}: the detail quotes too much: {detail}");
+}
+
+/// A page that must be 200 HTML and contain every one of `needles`.
+async fn page(addr: SocketAddr, path: &str, needles: &[&str]) -> String {
+    let r = get(addr, path).await;
+    assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"), "GET {path}");
+    for n in needles {
+        assert!(r.body.contains(n), "GET {path} should show {n:?}");
+    }
+    r.body
+}
+
+#[test]
+fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
+    serially(async {
+        let mut net = Net::new(1, 1, 1);
+        net.start(0);
+        net.start(1);
+        net.wait_height(0, 1).await;
+        let web = net.net.nodes[1].web;
+        let authority = net.net.authorities[0].clone();
+        let (v1, v2, seller, buyer) =
+            (NodeKey::generate(), NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
+        let people = [
+            (&v1, Role::Verifier, "Fujian Verification Centre"),
+            (&v2, Role::Verifier, "Xiamen Marine Verifier"),
+            (&seller, Role::Holder, "Zhangzhou Food Company 漳州食品"),
+            (&buyer, Role::Holder, "Futian Auction Winner"),
+        ];
+        for (nonce, (who, role, name)) in (1..).zip(people) {
+            let admit = AdmitAccount { address: who.address(), role, name: name.into(), jurisdiction: "CN-FJ".into() };
+            net.submit_committed(0, &signed(&authority, nonce, TxKind::AdmitAccount(admit))).await;
+        }
+        let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
+        let project = "GD-FT-MANGROVE-1".to_string();
+        let register = RegisterProject {
+            id: project.clone(),
+            name: "Futian mangrove restoration".into(),
+            owner: seller.address(),
+            ecosystem: Ecosystem::Mangrove,
+            location: Location { region: "CN-GD-440304".into(), coordinates: Some((22_523_000, 114_005_000)) },
+            area_centiha: 36_840,
+            methodology: methodology.clone(),
+        };
+        net.submit_committed(0, &signed(&authority, 5, TxKind::RegisterProject(register))).await;
+        let period = Period {
+            start: Date::from_yyyymmdd(20240101).expect("date"),
+            end: Date::from_yyyymmdd(20241231).expect("date"),
+        };
+        let report = Hash::of(b"Futian monitoring report 2024");
+        for v in [&v1, &v2] {
+            let attest = Attest {
+                project: project.clone(),
+                period,
+                quantity: Amount::from_kg(100_000),
+                methodology: methodology.clone(),
+                report_hash: report,
+                statement: "verified on site".into(),
+            };
+            net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
+        }
+        let issue = Issue {
+            project: project.clone(),
+            period,
+            report_hash: report,
+            quantity: Amount::from_kg(100_000),
+            recipient: None,
+        };
+        let issued = net.submit_committed(0, &signed(&authority, 6, TxKind::Issue(issue))).await;
+        let ticket = accepted(&issued).ticket.expect("ticket id");
+        let sale = Transfer {
+            ticket: ticket.clone(),
+            to: buyer.address(),
+            quantity: Amount::from_kg(30_000),
+            trade: Some(Trade {
+                price_per_tonne_minor: 48_500,
+                currency: "CNY".into(),
+                reference: "SZ-AUCTION-1".into(),
+            }),
+        };
+        let sale_tx = signed(&seller, 1, TxKind::Transfer(sale));
+        net.submit_committed(0, &sale_tx).await;
+        let retire = Retire {
+            ticket: ticket.clone(),
+            quantity: Amount::from_kg(10_000),
+            beneficiary: "Zhangzhou Food Company".into(),
+            purpose: Purpose::Voluntary,
+            jurisdiction: "CN-FJ".into(),
+            note: "2024 operations".into(),
+        };
+        let retired = net.submit_committed(0, &signed(&seller, 2, TxKind::Retire(retire))).await;
+        let retirement = accepted(&retired).retirement.expect("retirement id");
+        net.wait_height(1, retired.height).await;
+
+        // Status and totals: the observer's answers, the same as gRPC GetSupply.
+        let status = api(web, "/api/v1/status").await;
+        assert_eq!(status["chain_id"], "bct-test");
+        assert_eq!(status["node_role"], "observer");
+        assert!(status["height"].as_u64().expect("height") >= retired.height);
+        assert_eq!(status["validators"][0]["name"], "validator-0");
+        assert!(status["validators"][0]["last_signed_height"].as_u64().is_some(), "{status}");
+        let supply = api(web, "/api/v1/supply").await;
+        let grpc = net.query(1).await.get_supply(pb::GetSupplyRequest {}).await.expect("supply").into_inner();
+        let totals = grpc.totals.expect("totals");
+        assert_eq!(supply["totals"]["issued"]["kg"], totals.issued_kg);
+        assert_eq!(supply["totals"]["retired"]["kg"], totals.retired_kg);
+        assert_eq!(supply["totals"]["active"]["kg"], totals.active_kg);
+        assert_eq!(supply["totals"]["retired"]["tonnes"], "10");
+        assert_eq!(supply["by_ecosystem"][0]["key"], "mangrove");
+        assert_eq!(supply["by_project"][0]["key"], project.as_str());
+
+        // Projects: filters, details, unknown ids, bad parameters.
+        let list = api(web, "/api/v1/projects?ecosystem=mangrove&region=CN-GD").await;
+        assert_eq!(list["items"].as_array().expect("items").len(), 1);
+        assert_eq!(list["items"][0]["latitude"], 22.523);
+        assert_eq!(
+            api(web, "/api/v1/projects?q=%EF%BC%A6%EF%BC%B5%EF%BC%B4%EF%BC%A9%EF%BC%A1%EF%BC%AE").await["items"][0]
+                ["id"],
+            project.as_str()
+        );
+        assert_eq!(api(web, "/api/v1/projects?ecosystem=seagrass").await["items"].as_array().expect("items").len(), 0);
+        refused(web, "/api/v1/projects?ecosystem=kelp", 400, "bad_parameter", "ecosystem").await;
+        refused(web, "/api/v1/projects?limit=100000", 400, "bad_parameter", "limit").await;
+        refused(web, "/api/v1/projects?colour=blue", 400, "bad_parameter", "colour").await;
+        let p = api(web, &format!("/api/v1/projects/{project}")).await;
+        assert_eq!(p["attestations"].as_array().expect("attestations").len(), 2);
+        assert_eq!(p["tickets"][0]["id"], ticket.as_str());
+        assert_eq!(p["project"]["area_ha"], "368.4");
+        refused(web, "/api/v1/projects/NO-SUCH", 404, "not_found", "NO-SUCH").await;
+
+        // The ticket: lots by holder and state with names.
+        let t = api(web, &format!("/api/v1/tickets/{ticket}")).await;
+        let lots = t["lots"].as_array().expect("lots");
+        let find = |holder: &str, state: &str| {
+            lots.iter()
+                .find(|l| l["holder_name"] == holder && l["state"] == state)
+                .unwrap_or_else(|| panic!("no {state} lot of {holder}: {lots:?}"))
+                .clone()
+        };
+        let bought = find("Futian Auction Winner", "active");
+        assert_eq!(bought["quantity"]["kg"], 30_000);
+        assert_eq!(find("Zhangzhou Food Company 漳州食品", "retired")["retirement"], retirement);
+        assert_eq!(t["totals"]["retired"]["kg"], 10_000);
+        refused(web, "/api/v1/tickets/NO-SUCH", 404, "not_found", "NO-SUCH").await;
+
+        // Serial lookup: the auction lot's serial shows the winner.
+        let serial = bought["first"].as_u64().expect("serial") + 5;
+        let s = api(web, &format!("/api/v1/serials/{serial}")).await;
+        assert_eq!(s["lot"]["holder_name"], "Futian Auction Winner");
+        assert_eq!(s["ticket"]["id"], ticket.as_str());
+        refused(web, "/api/v1/serials/abc", 400, "bad_parameter", "serial").await;
+        refused(web, "/api/v1/serials/999999999999", 404, "not_found", "999999999999").await;
+
+        // Retirements: substring, case-insensitive, full-width forms.
+        for q in ["food", "FOOD", "%EF%BD%86%EF%BD%8F%EF%BD%8F%EF%BD%84"] {
+            let found = api(web, &format!("/api/v1/retirements?beneficiary={q}")).await;
+            assert_eq!(found["items"].as_array().expect("items").len(), 1, "beneficiary={q}");
+            assert_eq!(found["items"][0]["id"], retirement);
+        }
+        let none = api(web, "/api/v1/retirements?beneficiary=food&purpose=compliance").await;
+        assert_eq!(none["items"].as_array().expect("items").len(), 0);
+        let by_project =
+            api(web, &format!("/api/v1/retirements?project={project}&ecosystem=mangrove&from=2020-01-01")).await;
+        assert_eq!(by_project["items"].as_array().expect("items").len(), 1);
+        refused(web, "/api/v1/retirements?from=2024-13-01", 400, "bad_parameter", "from").await;
+        refused(web, "/api/v1/retirements?purpose=fun", 400, "bad_parameter", "purpose").await;
+        refused(web, "/api/v1/retirements?cursor=x", 400, "bad_parameter", "cursor").await;
+        let r = api(web, &format!("/api/v1/retirements/{retirement}")).await;
+        assert_eq!(r["beneficiary"], "Zhangzhou Food Company");
+        assert_eq!(r["quantity"]["kg"], 10_000);
+        refused(web, "/api/v1/retirements/987654", 404, "not_found", "987654").await;
+        refused(web, "/api/v1/retirements/x", 400, "bad_parameter", "retirement id").await;
+
+        // The certificate file: what `bct verify` accepts, and the node's check of it.
+        let file = get(web, &format!("/api/v1/retirements/{retirement}/certificate")).await;
+        assert_eq!(file.status, 200);
+        assert!(file.header("content-disposition").is_some_and(|d| d.contains("attachment")));
+        let genesis = Genesis::from_json(&std::fs::read_to_string(net.home(1).join("genesis.json")).expect("genesis"))
+            .expect("genesis");
+        let verified = bct_proto::certificate::verify_file(file.body.as_bytes(), &genesis).expect("the file verifies");
+        assert_eq!(verified.summary.retirement_id, retirement);
+        let check = http(web, "POST", "/api/v1/certificates/verify", &[], file.body.as_bytes()).await.json();
+        assert_eq!(check["verified"], true, "{check}");
+        let tampered = file.body.replace("Zhangzhou Food Company", "Someone Else Entirely");
+        let check = http(web, "POST", "/api/v1/certificates/verify", &[], tampered.as_bytes()).await.json();
+        assert_eq!(check["verified"], false, "{check}");
+        assert!(check["reason"].as_str().is_some_and(|r| r.contains("beneficiary")), "{check}");
+        refused(web, "/api/v1/retirements/987654/certificate", 404, "not_found", "987654").await;
+
+        // Participants.
+        let verifiers = api(web, "/api/v1/accounts?role=verifier").await;
+        assert_eq!(verifiers["items"].as_array().expect("items").len(), 2);
+        refused(web, "/api/v1/accounts?role=king", 400, "bad_parameter", "role").await;
+        let a = api(web, &format!("/api/v1/accounts/{}", buyer.address())).await;
+        assert_eq!(a["account"]["name"], "Futian Auction Winner");
+        assert_eq!(a["holdings"][0]["quantity"]["kg"], 30_000);
+        refused(web, "/api/v1/accounts/nobody", 400, "bad_parameter", "address").await;
+        refused(web, &format!("/api/v1/accounts/{}", NodeKey::generate().address()), 404, "not_found", "account").await;
+
+        // Blocks and transactions in words.
+        let b = api(web, &format!("/api/v1/blocks/{}", sale_tx_height(&net, &sale_tx).await)).await;
+        assert_eq!(b["signatures"][0]["validator"], "validator-0");
+        assert_eq!(b["signed_power"], b["total_power"]);
+        let tx = api(web, &format!("/api/v1/transactions/{}", sale_tx.id())).await;
+        assert_eq!(tx["kind"], "transfer");
+        assert!(
+            tx["summary"].as_str().is_some_and(|s| s.contains("485.00 CNY/t") && s.contains("Futian Auction Winner")),
+            "{tx}"
+        );
+        assert!(tx["summary_zh"].as_str().is_some_and(|s| s.contains("转让")), "{tx}");
+        refused(web, "/api/v1/blocks/99999999", 404, "not_found", "99999999").await;
+        refused(web, "/api/v1/blocks/top", 400, "bad_parameter", "height").await;
+        refused(web, &format!("/api/v1/transactions/{}", "ab".repeat(32)), 404, "not_found", "transaction").await;
+        refused(web, "/api/v1/transactions/xyz", 400, "bad_parameter", "64 hex").await;
+        refused(web, "/api/v1/no/such/route", 404, "no_such_route", "openapi").await;
+
+        // The OpenAPI document names every route.
+        let doc = api(web, "/api/v1/openapi.json").await;
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{doc}");
+        let paths = doc["paths"].as_object().expect("paths");
+        for route in [
+            "/status",
+            "/supply",
+            "/projects",
+            "/projects/{id}",
+            "/tickets/{id}",
+            "/serials/{serial}",
+            "/retirements",
+            "/retirements/{id}",
+            "/retirements/{id}/certificate",
+            "/certificates/verify",
+            "/accounts",
+            "/accounts/{address}",
+            "/blocks/{height}",
+            "/transactions/{id}",
+        ] {
+            assert!(paths.contains_key(route), "{route} is missing from the OpenAPI document");
+        }
+        assert_eq!(paths.len(), 14, "a route is served but not documented, or the other way round");
+
+        // Pages, in English and Chinese.
+        page(web, "/", &["Overview", "validator-0", "Mangrove", "<svg"]).await;
+        page(web, "/?lang=zh", &["概览", "红树林", "注销"]).await;
+        let zh = get_with(web, "/projects", &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")]).await;
+        assert!(zh.contains("项目") && zh.contains("Futian mangrove restoration"));
+        page(web, "/retirements?beneficiary=food", &["Zhangzhou Food Company", &format!("/retirements/{retirement}")])
+            .await;
+        page(
+            web,
+            &format!("/retirements/{retirement}"),
+            &["Retirement certificate", "Download the certificate file", "bct verify", "validator-0"],
+        )
+        .await;
+        page(web, &format!("/serials?serial={serial}"), &["Futian Auction Winner", &ticket]).await;
+        page(web, &format!("/projects/{project}"), &["Fujian Verification Centre", "22.523000, 114.005000", &ticket])
+            .await;
+        page(web, &format!("/tickets/{ticket}"), &["Futian Auction Winner", "Retired"]).await;
+        page(web, "/participants?role=verifier", &["Xiamen Marine Verifier"]).await;
+        page(web, &format!("/transactions/{}", sale_tx.id()), &["485.00 CNY/t"]).await;
+        page(web, "/verify", &["bct verify"]).await;
+        let bad = get(web, "/serials?serial=not-a-number").await;
+        assert_eq!(bad.status, 400);
+        assert!(bad.body.contains("serial number") && bad.body.contains("<html"), "{}", bad.body);
+        let missing = get(web, "/tickets/NO-SUCH").await;
+        assert_eq!(missing.status, 404);
+        assert!(missing.body.contains("NO-SUCH") && missing.body.contains("<html"));
+        assert_eq!(get(web, "/no/such/page").await.status, 404);
+        let switch = get(web, "/lang/zh?back=/projects").await;
+        assert_eq!(switch.status, 303);
+        assert_eq!(switch.header("location"), Some("/projects"));
+        assert!(switch.header("set-cookie").is_some_and(|c| c.starts_with("lang=zh-CN")));
+        let elsewhere = get(web, "/lang/zh?back=//evil.example/").await;
+        assert_eq!(elsewhere.header("location"), Some("/"), "the switch never sends people to another site");
+        // Pages load nothing from elsewhere.
+        let css = get(web, "/style.css").await;
+        assert_eq!(css.status, 200);
+        assert!(!css.body.contains("http"));
+    });
+}
+
+async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
+    let r = http(addr, "GET", path, headers, b"").await;
+    assert_eq!(r.status, 200, "GET {path}");
+    r.body
+}
+
+async fn sale_tx_height(net: &Net, tx: &SignedTx) -> u64 {
+    net.wait_committed(1, tx).await.height
+}
