@@ -243,9 +243,14 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     let forwarder = if config.mempool.forward { Forwarder::start(targets)? } else { Forwarder::default() };
     let submitter = Submitter::new(chain.clone(), mempool, metrics.clone(), forwarder, tx_arrived);
     let query = QueryService::new(chain.clone(), submitter.clone(), view);
+    let index = crate::web::index::Index::open(chain.db())?;
+    if config.web.listen_addr.is_some() {
+        aux.push(index.clone().follow(chain.clone()));
+    }
     let web = crate::web::Web {
         chain: chain.clone(),
         query: query.clone(),
+        index,
         role: match config.role {
             Role::Validator => "validator",
             Role::Observer => "observer",

@@ -221,8 +221,45 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert_eq!(p["project"]["area_ha"], "368.4");
         refused(web, "/api/v1/projects/NO-SUCH", 404, "not_found", "NO-SUCH").await;
 
-        // The ticket: lots by holder and state with names.
+        // Trades, volumes and histories come from the node's index, which follows commits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let trades = loop {
+            let trades = api(web, "/api/v1/trades").await;
+            let t = api(web, &format!("/api/v1/tickets/{ticket}")).await;
+            if trades["items"].as_array().is_some_and(|a| !a.is_empty())
+                && t["history"].as_array().is_some_and(|h| h.len() == 3)
+            {
+                break trades;
+            }
+            assert!(std::time::Instant::now() < deadline, "the index never caught up: {trades} {}", t["history"]);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert_eq!(trades["items"].as_array().expect("items").len(), 1);
+        assert_eq!(trades["items"][0]["price_per_tonne_minor"], 48_500);
+        assert_eq!(trades["items"][0]["reference"], "SZ-AUCTION-1");
+        assert_eq!(trades["items"][0]["buyer"], buyer.address().to_string());
+        assert_eq!(trades["items"][0]["quantity"]["kg"], 30_000);
+        assert_eq!(api(web, "/api/v1/trades?ecosystem=seagrass").await["items"].as_array().expect("items").len(), 0);
+        assert_eq!(
+            api(web, &format!("/api/v1/trades?project={project}&from=2020-01-01")).await["items"]
+                .as_array()
+                .expect("items")
+                .len(),
+            1
+        );
+        refused(web, "/api/v1/trades?cursor=yesterday", 400, "bad_parameter", "cursor").await;
+        refused(web, "/api/v1/trades?ecosystem=kelp", 400, "bad_parameter", "ecosystem").await;
+        let volumes = api(web, "/api/v1/trades/volumes").await;
+        assert_eq!(volumes[0]["ecosystem"], "mangrove");
+        assert_eq!(volumes[0]["currency"], "CNY");
+        assert_eq!(volumes[0]["trades"], 1);
+        assert_eq!(volumes[0]["volume_weighted_price_per_tonne_minor"], 48_500);
+
+        // The ticket: lots by holder and state with names, and its history.
         let t = api(web, &format!("/api/v1/tickets/{ticket}")).await;
+        let kinds: Vec<&str> =
+            t["history"].as_array().expect("history").iter().filter_map(|e| e["kind"].as_str()).collect();
+        assert_eq!(kinds, ["issue", "transfer", "retire"]);
         let lots = t["lots"].as_array().expect("lots");
         let find = |holder: &str, state: &str| {
             lots.iter()
@@ -318,6 +355,8 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
             "/projects/{id}",
             "/tickets/{id}",
             "/serials/{serial}",
+            "/trades",
+            "/trades/volumes",
             "/retirements",
             "/retirements/{id}",
             "/retirements/{id}/certificate",
@@ -329,7 +368,7 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         ] {
             assert!(paths.contains_key(route), "{route} is missing from the OpenAPI document");
         }
-        assert_eq!(paths.len(), 14, "a route is served but not documented, or the other way round");
+        assert_eq!(paths.len(), 16, "a route is served but not documented, or the other way round");
 
         // Pages, in English and Chinese.
         page(web, "/", &["Overview", "validator-0", "Mangrove", "<svg"]).await;
@@ -349,6 +388,8 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
             .await;
         page(web, &format!("/tickets/{ticket}"), &["Futian Auction Winner", "Retired"]).await;
         page(web, "/participants?role=verifier", &["Xiamen Marine Verifier"]).await;
+        page(web, "/trades", &["485.00 CNY/t", "Futian Auction Winner", "SZ-AUCTION-1"]).await;
+        page(web, &format!("/tickets/{ticket}?lang=zh"), &["流转记录", "转让"]).await;
         page(web, &format!("/transactions/{}", sale_tx.id()), &["485.00 CNY/t"]).await;
         page(web, "/verify", &["bct verify"]).await;
         let bad = get(web, "/serials?serial=not-a-number").await;

@@ -16,6 +16,7 @@ use bct_proto::pb::query_server::Query as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::index::{parse_trade_cursor, TradeFilter, TradeView, VolumeView};
 use super::view::{self, Found, Lookup, Page, PAGE_DEFAULT, PAGE_MAX};
 use super::Web;
 
@@ -235,7 +236,73 @@ async fn project(State(web): State<Web>, Path(id): Path<String>) -> Found<Json<v
 #[utoipa::path(get, path = "/tickets/{id}", tag = "registry", params(("id" = String, Path, description = "Ticket id")),
     responses((status = 200, body = view::TicketDetail), (status = 404, body = Problem)))]
 async fn ticket(State(web): State<Web>, Path(id): Path<String>) -> Found<Json<view::TicketDetail>> {
-    Ok(Json(view::ticket(web.chain.read().await.state(), &id)?))
+    Ok(Json(web.ticket_detail(web.chain.read().await.state(), &id)?))
+}
+
+/// Parameters of the trade list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TradeParams {
+    /// Project id.
+    pub project: Option<String>,
+    /// Ticket id.
+    pub ticket: Option<String>,
+    /// Ecosystem code.
+    pub ecosystem: Option<String>,
+    /// From this day (`YYYY-MM-DD`, UTC, inclusive).
+    pub from: Option<String>,
+    /// Until this day (`YYYY-MM-DD`, UTC, inclusive).
+    pub until: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+    /// Page language (pages only).
+    #[serde(default)]
+    #[param(ignore)]
+    pub lang: Option<String>,
+}
+
+impl TradeParams {
+    /// The filter these parameters ask for.
+    pub fn filter(&self) -> Found<TradeFilter> {
+        let from_ms = nonempty(&self.from).map(|d| view::parse_date("from", d)).transpose()?;
+        let until_ms =
+            nonempty(&self.until).map(|d| view::parse_date("until", d)).transpose()?.map(|ms| ms + 86_400_000);
+        Ok(TradeFilter {
+            project: nonempty(&self.project).map(str::to_string),
+            ticket: nonempty(&self.ticket).map(str::to_string),
+            ecosystem: nonempty(&self.ecosystem)
+                .map(|e| view::parse_ecosystem(e).map(|e| view::ecosystem_code(e).to_string()))
+                .transpose()?,
+            from_ms,
+            until_ms,
+        })
+    }
+
+    /// The cursor, parsed.
+    pub fn cursor(&self) -> Found<Option<(u64, u32)>> {
+        nonempty(&self.cursor).map(parse_trade_cursor).transpose()
+    }
+}
+
+/// Trades (transfers carrying a price, currency and reference), newest first, filtered.
+#[utoipa::path(get, path = "/trades", tag = "trades", params(TradeParams),
+    responses((status = 200, body = Page<TradeView>), (status = 400, body = Problem)))]
+async fn trades(
+    State(web): State<Web>,
+    params: Result<Query<TradeParams>, QueryRejection>,
+) -> Found<Json<Page<TradeView>>> {
+    let Query(p) = params.map_err(bad_query)?;
+    let (filter, cursor, limit) = (p.filter()?, p.cursor()?, page_size(p.limit)?);
+    Ok(Json(web.index.trades(&filter, cursor, limit)?))
+}
+
+/// Traded volume and volume-weighted price per ecosystem and currency, over every trade.
+#[utoipa::path(get, path = "/trades/volumes", tag = "trades", responses((status = 200, body = Vec<VolumeView>)))]
+async fn volumes(State(web): State<Web>) -> Found<Json<Vec<VolumeView>>> {
+    Ok(Json(web.index.volumes()?))
 }
 
 /// The ticket, current holder and state of a serial number, and the retirement that consumed
@@ -370,7 +437,7 @@ async fn transaction(State(web): State<Web>, Path(id): Path<String>) -> Found<Js
 #[openapi(
     info(title = "bct registry API", description = "Read-only JSON API of a bct node: the blue carbon ticket registry. Amounts are integer kilograms (`kg`) and tonne strings (`tonnes`)."),
     servers((url = "/api/v1")),
-    paths(status, supply, projects, project, ticket, serial, retirements, retirement, certificate, verify, accounts, account, block, transaction),
+    paths(status, supply, projects, project, ticket, serial, trades, volumes, retirements, retirement, certificate, verify, accounts, account, block, transaction),
     components(schemas(Problem))
 )]
 pub struct ApiDoc;
@@ -391,6 +458,8 @@ pub fn routes() -> Router<Web> {
         .route("/projects/{id}", get(project))
         .route("/tickets/{id}", get(ticket))
         .route("/serials/{serial}", get(serial))
+        .route("/trades", get(trades))
+        .route("/trades/volumes", get(volumes))
         .route("/retirements", get(retirements))
         .route("/retirements/{id}", get(retirement))
         .route("/retirements/{id}/certificate", get(certificate))

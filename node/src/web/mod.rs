@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod i18n;
+pub mod index;
 pub mod pages;
 pub mod view;
 pub mod words;
@@ -42,6 +43,29 @@ pub struct Web {
     pub query: QueryService,
     /// `validator` or `observer`.
     pub role: &'static str,
+    /// Trades, ticket histories and issuance times, kept by a follower of the chain.
+    pub index: index::Index,
+}
+
+impl Web {
+    /// A ticket with its history from the index.
+    pub fn ticket_detail(&self, state: &bct_ledger::state::State, id: &str) -> view::Found<view::TicketDetail> {
+        let mut d = view::ticket(state, id)?;
+        let (events, truncated) = self.index.history(id, view::PAGE_MAX)?;
+        d.history = events
+            .into_iter()
+            .map(|e| view::HistoryEvent {
+                height: e.height,
+                time: view::utc(e.time_ms),
+                tx: e.tx,
+                kind: e.kind,
+                summary: e.summary,
+                summary_zh: e.summary_zh,
+            })
+            .collect();
+        d.history_truncated = truncated;
+        Ok(d)
+    }
 }
 
 /// Admission of requests: at most N at once, and a token bucket per client address.

@@ -13,7 +13,7 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use super::api::{AccountParams, CertificateCheck, ProjectParams, RetirementParams};
+use super::api::{AccountParams, CertificateCheck, ProjectParams, RetirementParams, TradeParams};
 use super::i18n::Lang;
 use super::view::{self, Found, Lookup, Quantity, TotalsView};
 use super::words;
@@ -46,6 +46,7 @@ fn page(lang: Lang, title: &str, here: &str, body: Markup) -> Markup {
                         a href="/" { (l("Overview")) }
                         a href="/projects" { (l("Projects")) }
                         a href="/retirements" { (l("Retirements")) }
+                        a href="/trades" { (l("Trades")) }
                         a href="/serials" { (l("Serial lookup")) }
                         a href="/participants" { (l("Participants")) }
                         a href="/verify" { (l("Check a certificate")) }
@@ -268,10 +269,8 @@ async fn overview(State(web): State<Web>, Query(p): Query<LangParam>, headers: H
         for (_, r) in state.retirements.range(..).rev().take(view::SCAN_MAX) {
             months.entry(view::utc_date(r.time_ms)[..7].to_string()).or_default().1 += r.quantity.kg();
         }
-        // Issuance months come from block headers: at most 200 tickets are placed, so the page stays cheap.
-        for (_, tk) in state.tickets.iter().take(200) {
-            let time = ledger.block(tk.issued_at).ok().flatten().map(|b| b.header.time_ms).unwrap_or(0);
-            months.entry(view::utc_date(time)[..7].to_string()).or_default().0 += tk.quantity.kg();
+        for (month, kg) in web.index.issued_by_month(view::SCAN_MAX).unwrap_or_default() {
+            months.entry(month).or_default().0 += kg;
         }
         while months.len() > 24 {
             months.pop_first();
@@ -530,7 +529,7 @@ async fn ticket(
 ) -> Response {
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);
-    let d = match view::ticket(web.chain.read().await.state(), &id) {
+    let d = match web.ticket_detail(web.chain.read().await.state(), &id) {
         Ok(d) => d,
         Err(e) => return lookup_page(lang, &e),
     };
@@ -556,6 +555,19 @@ async fn ticket(
         @if d.lots_truncated { p.muted { "…" } }
         h2 { (l("Attestations")) }
         (attestations_table(lang, &d.attestations))
+        h2 { (l("History")) }
+        table {
+            thead { tr { th { (l("Time")) } th { (l("Block")) } th { (l("What it does")) } th { (l("Transaction")) } } }
+            tbody { @for e in &d.history {
+                tr {
+                    td { (e.time) }
+                    td { a href=(format!("/blocks/{}", e.height)) { (e.height) } }
+                    td { (if lang == Lang::Zh { &e.summary_zh } else { &e.summary }) }
+                    td.mono { a href=(format!("/transactions/{}", e.tx)) { (e.tx[..12]) "…" } }
+                }
+            } }
+        }
+        @if d.history_truncated { p.muted { "…" } }
         h2 { (l("Retirements of this ticket")) }
         @if d.retirements.is_empty() { p.muted { (l("No results.")) } } @else { (retirements_table(lang, &d.retirements)) }
     };
@@ -994,6 +1006,78 @@ async fn verify_post(State(web): State<Web>, headers: HeaderMap, mut form: Multi
     )
 }
 
+async fn trades(
+    State(web): State<Web>,
+    params: Result<Query<TradeParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Query(p)) = params else {
+        return lookup_page(lang_of(None, &headers), &Lookup::Bad("the query string is not understood".into()));
+    };
+    let lang = lang_of(p.lang.as_deref(), &headers);
+    let l = |s| lang.t(s);
+    let result = p
+        .filter()
+        .and_then(|f| Ok((f, p.cursor()?)))
+        .and_then(|(f, c)| Ok((web.index.trades(&f, c, view::PAGE_DEFAULT)?, web.index.volumes()?)));
+    let (list, volumes) = match result {
+        Ok(x) => x,
+        Err(e) => return lookup_page(lang, &e),
+    };
+    let names = {
+        let ledger = web.chain.read().await;
+        let state = ledger.state();
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        for t in &list.items {
+            for a in [&t.seller, &t.buyer] {
+                if let Ok(addr) = a.parse::<bct_ledger::Address>() {
+                    names.insert(a.clone(), state.accounts.get(&addr).map_or_else(|| a.clone(), |x| x.name.clone()));
+                }
+            }
+        }
+        names
+    };
+    let name = |a: &String| names.get(a).cloned().unwrap_or_else(|| a.clone());
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let body = html! {
+        h1 { (l("Trades")) }
+        h2 { (l("Volume and volume-weighted price")) }
+        @if volumes.is_empty() { p.muted { (l("No results.")) } } @else {
+            table {
+                thead { tr { th { (l("Ecosystem")) } th { (l("Currency")) } th.num { (l("Trades")) } th.num { (l("Quantity")) } th.num { (l("Volume-weighted price")) } } }
+                tbody { @for vo in &volumes {
+                    tr { td { (words::ecosystem(&vo.ecosystem, lang)) } td { (vo.currency) } td.num { (vo.trades) } td.num { (t(&vo.volume)) } td.num { (vo.volume_weighted_price_per_tonne) } }
+                } }
+            }
+        }
+        form.filters method="get" action="/trades" {
+            label { (l("Project")) input type="text" name="project" value=(v(&p.project)); }
+            label { (l("Ecosystem")) select name="ecosystem" { (ecosystem_options(lang, p.ecosystem.as_deref())) } }
+            label { (l("From")) input type="date" name="from" value=(v(&p.from)); }
+            label { (l("Until")) input type="date" name="until" value=(v(&p.until)); }
+            button type="submit" { (l("Search")) }
+        }
+        @if list.items.is_empty() { p.muted { (l("No results.")) } } @else {
+            table {
+                thead { tr { th { (l("Time")) } th { (l("Ticket")) } th { (l("Seller")) } th { (l("Buyer")) } th.num { (l("Quantity")) } th.num { (l("Price")) } th { (l("Reference")) } } }
+                tbody { @for tr in &list.items {
+                    tr {
+                        td { a href=(format!("/transactions/{}", tr.tx)) { (tr.time) } }
+                        td.mono { a href=(format!("/tickets/{}", urlencode(&tr.ticket))) { (tr.ticket) } }
+                        td { a href=(format!("/participants/{}", tr.seller)) { (name(&tr.seller)) } }
+                        td { a href=(format!("/participants/{}", tr.buyer)) { (name(&tr.buyer)) } }
+                        td.num { (t(&tr.quantity)) }
+                        td.num { (tr.price) }
+                        td { (tr.reference) }
+                    }
+                } }
+            }
+        }
+        (next_link("/trades", &[("project", p.project.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("from", p.from.as_deref()), ("until", p.until.as_deref())], list.next_cursor.as_deref(), lang))
+    };
+    html_response(StatusCode::OK, page(lang, l("Trades"), "/trades", body))
+}
+
 /// The pages' routes.
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -1005,6 +1089,7 @@ pub fn routes() -> Router<Web> {
         .route("/tickets/{id}", get(ticket))
         .route("/serials", get(serials))
         .route("/retirements", get(retirements))
+        .route("/trades", get(trades))
         .route("/retirements/{id}", get(retirement))
         .route("/participants", get(participants))
         .route("/participants/{address}", get(participant))

@@ -342,6 +342,28 @@ pub struct TicketDetail {
     pub attestations: Vec<AttestationView>,
     /// Its retirements, newest first (at most 500).
     pub retirements: Vec<RetirementView>,
+    /// Its history, oldest first (at most 500 events): issuance, transfers with price and
+    /// reference, pledges, holds, retirements, cancellations.
+    pub history: Vec<HistoryEvent>,
+    /// Whether more events exist than shown.
+    pub history_truncated: bool,
+}
+
+/// One accepted transaction in a ticket's history.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HistoryEvent {
+    /// Height of its block.
+    pub height: u64,
+    /// Block time, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub time: String,
+    /// Transaction id, hex.
+    pub tx: String,
+    /// Kind code, e.g. `transfer`.
+    pub kind: String,
+    /// What it did, in English.
+    pub summary: String,
+    /// What it did, in Chinese.
+    pub summary_zh: String,
 }
 
 /// A project with its attestations and tickets.
@@ -989,6 +1011,8 @@ pub fn ticket(state: &State, id: &str) -> Found<TicketDetail> {
             .map(|a| attestation_view(state, a))
             .collect(),
         retirements,
+        history: Vec::new(),
+        history_truncated: false,
     })
 }
 
