@@ -317,6 +317,42 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert!(check["reason"].as_str().is_some_and(|r| r.contains("beneficiary")), "{check}");
         refused(web, "/api/v1/retirements/987654/certificate", 404, "not_found", "987654").await;
 
+        // CSV: the retirements export read with a CSV reader equals the JSON API row by row.
+        let csv_reply = get(web, "/api/v1/export/retirements.csv?beneficiary=food").await;
+        assert_eq!(csv_reply.status, 200, "{}", csv_reply.body);
+        assert_eq!(csv_reply.header("content-type"), Some("text/csv; charset=utf-8"));
+        let body = csv_reply.body.strip_prefix('\u{feff}').expect("a byte-order mark for spreadsheet programs");
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV row")).collect();
+        let json = api(web, "/api/v1/retirements?beneficiary=food").await;
+        let items = json["items"].as_array().expect("items");
+        assert_eq!(rows.len(), items.len());
+        for (row, item) in rows.iter().zip(items) {
+            let col = |name: &str| &row[header.iter().position(|h| h == name).expect("column")];
+            assert_eq!(col("id"), item["id"].to_string());
+            assert_eq!(col("beneficiary"), item["beneficiary"].as_str().expect("beneficiary"));
+            assert_eq!(col("quantity_kg"), item["quantity"]["kg"].to_string());
+            assert_eq!(col("quantity_t"), item["quantity"]["tonnes"].as_str().expect("tonnes"));
+            assert_eq!(col("ticket"), item["ticket"].as_str().expect("ticket"));
+            assert_eq!(col("time_utc"), item["time"].as_str().expect("time"));
+            assert_eq!(col("tx"), item["tx"].as_str().expect("tx"));
+        }
+        let lots_csv = get(web, &format!("/api/v1/export/tickets.csv?project={project}")).await;
+        assert_eq!(lots_csv.status, 200);
+        assert!(
+            lots_csv.body.contains("Futian Auction Winner")
+                && lots_csv.body.contains("\"Zhangzhou Food Company 漳州食品\"".trim_matches('"'))
+        );
+        for list in ["projects", "issuances", "trades", "participants"] {
+            let r = get(web, &format!("/api/v1/export/{list}.csv")).await;
+            assert_eq!(r.status, 200, "{list}: {}", r.body);
+            assert!(r.body.lines().count() >= 2, "{list}: {}", r.body);
+        }
+        refused(web, "/api/v1/export/secrets.csv", 404, "not_found", "retirements.csv").await;
+        refused(web, "/api/v1/export/projects.csv?beneficiary=x", 400, "bad_parameter", "beneficiary").await;
+        refused(web, "/api/v1/export/retirements.csv?from=someday", 400, "bad_parameter", "from").await;
+
         // Participants.
         let verifiers = api(web, "/api/v1/accounts?role=verifier").await;
         assert_eq!(verifiers["items"].as_array().expect("items").len(), 2);
@@ -365,10 +401,11 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
             "/accounts/{address}",
             "/blocks/{height}",
             "/transactions/{id}",
+            "/export/{list}.csv",
         ] {
             assert!(paths.contains_key(route), "{route} is missing from the OpenAPI document");
         }
-        assert_eq!(paths.len(), 16, "a route is served but not documented, or the other way round");
+        assert_eq!(paths.len(), 17, "a route is served but not documented, or the other way round");
 
         // Pages, in English and Chinese.
         page(web, "/", &["Overview", "validator-0", "Mangrove", "<svg"]).await;

@@ -437,7 +437,7 @@ async fn transaction(State(web): State<Web>, Path(id): Path<String>) -> Found<Js
 #[openapi(
     info(title = "bct registry API", description = "Read-only JSON API of a bct node: the blue carbon ticket registry. Amounts are integer kilograms (`kg`) and tonne strings (`tonnes`)."),
     servers((url = "/api/v1")),
-    paths(status, supply, projects, project, ticket, serial, trades, volumes, retirements, retirement, certificate, verify, accounts, account, block, transaction),
+    paths(status, supply, projects, project, ticket, serial, trades, volumes, retirements, retirement, certificate, verify, accounts, account, block, transaction, super::export::export),
     components(schemas(Problem))
 )]
 pub struct ApiDoc;
@@ -460,6 +460,7 @@ pub fn routes() -> Router<Web> {
         .route("/serials/{serial}", get(serial))
         .route("/trades", get(trades))
         .route("/trades/volumes", get(volumes))
+        .route("/export/{file}", get(super::export::export))
         .route("/retirements", get(retirements))
         .route("/retirements/{id}", get(retirement))
         .route("/retirements/{id}/certificate", get(certificate))

@@ -206,6 +206,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("Read-only view served by this node; the JSON API is at", "本节点提供的只读视图；JSON 接口位于"),
     ("Signed by", "签名验证节点"),
     ("Trades", "成交"),
+    ("Download as CSV", "下载 CSV"),
     ("History", "流转记录"),
     ("Volume and volume-weighted price", "成交量与成交量加权均价"),
     ("Currency", "币种"),

@@ -6,6 +6,7 @@
 //! get 429), and the size of every page of a list.
 
 pub mod api;
+pub mod export;
 pub mod i18n;
 pub mod index;
 pub mod pages;

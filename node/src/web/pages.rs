@@ -337,6 +337,20 @@ fn ecosystem_options(lang: Lang, selected: Option<&str>) -> Markup {
     }
 }
 
+/// A link to the CSV export of `list` with the page's filters.
+fn csv_link(list: &str, query: &[(&str, Option<&str>)], lang: Lang) -> Markup {
+    let q: Vec<String> = query
+        .iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| format!("{k}={}", urlencode(v))))
+        .collect();
+    let href = if q.is_empty() {
+        format!("/api/v1/export/{list}.csv")
+    } else {
+        format!("/api/v1/export/{list}.csv?{}", q.join("&"))
+    };
+    html! { p.noprint { a href=(href) download { (lang.t("Download as CSV")) } } }
+}
+
 fn next_link(base: &str, query: &[(&str, Option<&str>)], cursor: Option<&str>, lang: Lang) -> Markup {
     let Some(cursor) = cursor else { return html! {} };
     let mut q: Vec<String> = query
@@ -397,6 +411,7 @@ async fn projects(
             }
         }
         (next_link("/projects", &[("q", p.q.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("region", p.region.as_deref()), ("status", p.status.as_deref())], list.next_cursor.as_deref(), lang))
+        (csv_link("projects", &[("q", p.q.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("region", p.region.as_deref()), ("status", p.status.as_deref())], lang))
     };
     html_response(StatusCode::OK, page(lang, l("Projects"), "/projects", body))
 }
@@ -473,6 +488,7 @@ async fn project(
         (attestations_table(lang, &d.attestations))
         h2 { (l("Tickets")) }
         (tickets_table(lang, &d.tickets))
+        (csv_link("tickets", &[("project", Some(pr.id.as_str()))], lang))
         p { a href=(format!("/retirements?project={}", urlencode(&pr.id))) { (l("Retirements")) " →" } }
     };
     html_response(StatusCode::OK, page(lang, &pr.id, &format!("/projects/{}", urlencode(&pr.id)), body))
@@ -665,6 +681,7 @@ async fn retirements(
             button type="submit" { (l("Search")) }
         }
         @if list.items.is_empty() { p.muted { (l("No results.")) } } @else { (retirements_table(lang, &list.items)) }
+        (csv_link("retirements", &[("beneficiary", p.beneficiary.as_deref()), ("purpose", p.purpose.as_deref()), ("project", p.project.as_deref()), ("ticket", p.ticket.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("jurisdiction", p.jurisdiction.as_deref()), ("from", p.from.as_deref()), ("until", p.until.as_deref())], lang))
         (next_link("/retirements", &[("beneficiary", p.beneficiary.as_deref()), ("purpose", p.purpose.as_deref()), ("project", p.project.as_deref()), ("ticket", p.ticket.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("jurisdiction", p.jurisdiction.as_deref()), ("from", p.from.as_deref()), ("until", p.until.as_deref())], list.next_cursor.as_deref(), lang))
     };
     html_response(StatusCode::OK, page(lang, l("Retirements"), "/retirements", body))
@@ -780,6 +797,7 @@ async fn participants(
             }
         }
         (next_link("/participants", &[("q", p.q.as_deref()), ("role", p.role.as_deref()), ("status", p.status.as_deref())], list.next_cursor.as_deref(), lang))
+        (csv_link("participants", &[("q", p.q.as_deref()), ("role", p.role.as_deref()), ("status", p.status.as_deref())], lang))
     };
     html_response(StatusCode::OK, page(lang, l("Participants"), "/participants", body))
 }
@@ -1074,6 +1092,7 @@ async fn trades(
             }
         }
         (next_link("/trades", &[("project", p.project.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("from", p.from.as_deref()), ("until", p.until.as_deref())], list.next_cursor.as_deref(), lang))
+        (csv_link("trades", &[("project", p.project.as_deref()), ("ecosystem", p.ecosystem.as_deref()), ("from", p.from.as_deref()), ("until", p.until.as_deref())], lang))
     };
     html_response(StatusCode::OK, page(lang, l("Trades"), "/trades", body))
 }

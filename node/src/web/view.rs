@@ -1016,6 +1016,39 @@ pub fn ticket(state: &State, id: &str) -> Found<TicketDetail> {
     })
 }
 
+/// One page of tickets (issuances) in id order after `cursor`, optionally of one project and
+/// one ecosystem.
+pub fn tickets(
+    state: &State,
+    project: Option<&str>,
+    ecosystem: Option<Ecosystem>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Page<TicketView> {
+    let start = cursor.map_or(Bound::Unbounded, |c| Bound::Excluded(c.to_string()));
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    let mut last_seen: Option<&String> = None;
+    for (scanned, (id, t)) in state.tickets.range((start, Bound::Unbounded)).enumerate() {
+        if items.len() == limit || scanned == SCAN_MAX {
+            next_cursor = last_seen.cloned();
+            break;
+        }
+        last_seen = Some(id);
+        let keep = project.is_none_or(|p| p == t.project)
+            && ecosystem.is_none_or(|e| state.projects.get(&t.project).is_some_and(|p| p.ecosystem == e));
+        if keep {
+            items.push(ticket_view(state, t));
+        }
+    }
+    Page { items, next_cursor }
+}
+
+/// Every lot of a ticket in serial order, adjacent ones of one holder and state merged.
+pub fn lots_of_ticket(state: &State, ticket: &str) -> Vec<LotView> {
+    merged_lots(state, state.lots_of_ticket(ticket).into_iter(), usize::MAX).0
+}
+
 /// Parses a serial number.
 pub fn parse_serial(s: &str) -> Found<u64> {
     s.trim().replace([',', '_', ' '], "").parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
