@@ -105,6 +105,60 @@ enum Command {
     Verify(VerifyArgs),
     /// Follow committed blocks as they come.
     Watch(WatchArgs),
+    /// Export a registry list as CSV (from the node's web API: `[web]` in its config.toml).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// The list.
+    #[arg(value_parser = ["projects", "issuances", "tickets", "retirements", "trades", "participants"])]
+    list: String,
+    /// Output format.
+    #[arg(long, default_value = "csv", value_parser = ["csv"])]
+    format: String,
+    /// The node's web address (not its gRPC address).
+    #[arg(long, env = "BCT_WEB", default_value = bct_wallet::client::web::DEFAULT_WEB_URL, value_name = "URL")]
+    web: String,
+    /// Write the file here instead of to standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Text in the beneficiary (retirements).
+    #[arg(long, help_heading = "Filters")]
+    beneficiary: Option<String>,
+    /// Purpose: voluntary, event, compliance, judicial_restoration, other (retirements).
+    #[arg(long, help_heading = "Filters")]
+    purpose: Option<String>,
+    /// Project id.
+    #[arg(long, help_heading = "Filters")]
+    project: Option<String>,
+    /// Ticket id.
+    #[arg(long, help_heading = "Filters")]
+    ticket: Option<String>,
+    /// Ecosystem: mangrove, salt_marsh, seagrass, seaweed_farm, shellfish_farm, mudflat, water_column, other.
+    #[arg(long, help_heading = "Filters")]
+    ecosystem: Option<String>,
+    /// Jurisdiction code or prefix (retirements).
+    #[arg(long, help_heading = "Filters")]
+    jurisdiction: Option<String>,
+    /// From this day, YYYY-MM-DD (retirements, trades).
+    #[arg(long, help_heading = "Filters")]
+    from: Option<String>,
+    /// Until this day, YYYY-MM-DD (retirements, trades).
+    #[arg(long, help_heading = "Filters")]
+    until: Option<String>,
+    /// Text in the id or name (projects, participants).
+    #[arg(long, help_heading = "Filters")]
+    q: Option<String>,
+    /// Region code or prefix (projects).
+    #[arg(long, help_heading = "Filters")]
+    region: Option<String>,
+    /// Status (projects: active, suspended, closed; participants: admitted, suspended, frozen).
+    #[arg(long, help_heading = "Filters")]
+    status: Option<String>,
+    /// Role: authority, verifier, exchange, holder (participants).
+    #[arg(long, help_heading = "Filters")]
+    role: Option<String>,
 }
 
 /// How a transaction is signed and sent.
@@ -599,6 +653,57 @@ impl Cli {
     }
 }
 
+/// `bct export`: streams a CSV export from the node's web API to a file or standard output.
+async fn export(a: &ExportArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use bct_wallet::client::web::{get_into, query_string};
+    let filters = [
+        ("beneficiary", &a.beneficiary),
+        ("purpose", &a.purpose),
+        ("project", &a.project),
+        ("ticket", &a.ticket),
+        ("ecosystem", &a.ecosystem),
+        ("jurisdiction", &a.jurisdiction),
+        ("from", &a.from),
+        ("until", &a.until),
+        ("q", &a.q),
+        ("region", &a.region),
+        ("status", &a.status),
+        ("role", &a.role),
+    ];
+    let pairs: Vec<(&str, &str)> = filters.iter().filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))).collect();
+    let mut path = format!("/api/v1/export/{}.{}", a.list, a.format);
+    if !pairs.is_empty() {
+        path = format!("{path}?{}", query_string(&pairs));
+    }
+    match &a.output {
+        Some(file) => {
+            // written next to the target and renamed, so a failed export leaves no partial file
+            let tmp = file.with_extension("partial");
+            let mut f =
+                tokio::fs::File::create(&tmp).await.with_context(|| format!("cannot create {}", tmp.display()))?;
+            let result = get_into(&a.web, &path, &mut f).await;
+            drop(f);
+            match result {
+                Ok(n) => {
+                    tokio::fs::rename(&tmp, file).await.with_context(|| format!("cannot write {}", file.display()))?;
+                    eprintln!("Wrote {} ({n} bytes) from {}{path}", file.display(), a.web.trim_end_matches('/'));
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    Err(e.into())
+                }
+            }
+        }
+        None => {
+            let mut stdout = tokio::io::stdout();
+            get_into(&a.web, &path, &mut stdout).await?;
+            Ok(())
+        }
+    }
+}
+
 /// Runs the command; an error becomes the message and exit code chosen by [`exit_code`].
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     let out = cli.out();
@@ -624,6 +729,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status => query::status(&cli.client().await?, out).await,
         Command::Validators(ValidatorsCmd::Show) => query::validators(&cli.client().await?, out).await,
         Command::Watch(a) => query::watch(&cli.client().await?, a.from_height, out).await,
+        Command::Export(a) => export(a).await,
         Command::Validators(ValidatorsCmd::Approve { set, version, chain_id, key }) => {
             tx::approve(&cli, set, *version, chain_id.as_deref(), key, out).await
         }

@@ -9,6 +9,7 @@
 pub use bct_proto::certificate;
 pub use bct_proto::commit as consensus;
 mod error;
+pub mod web;
 
 use std::time::Duration;
 
