@@ -593,6 +593,27 @@ fn queries(env: &Env, first_admission: u64, retire_height: u64) {
     assert_eq!(by_ticket["retirements"].as_array().map(Vec::len), Some(1));
     let later = env.json(&["retirements", "--from-height", &(retire_height + 1).to_string()]);
     assert_eq!(later["retirements"].as_array().map(Vec::len), Some(0));
+    // `bct export`: the retirements as CSV from the node's web API, filtered like the list.
+    let out = env
+        .cmd()
+        .args(["export", "retirements", "--web", &env.net.webs[0], "--beneficiary", BENEFICIARY])
+        .output()
+        .expect("bct runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let mut reader = csv::Reader::from_reader(text.strip_prefix('\u{feff}').expect("a byte-order mark").as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    let col = |name: &str| rows[0][header.iter().position(|h| h == name).expect("a column")].to_string();
+    assert_eq!(
+        (col("beneficiary"), col("quantity_kg"), col("ticket")),
+        (BENEFICIARY.to_string(), "1500000".to_string(), TICKET.to_string())
+    );
+    let refused = fails(&mut env.cmd(), 1, &["export", "projects", "--web", &env.net.webs[0], "--beneficiary", "x"]);
+    assert!(refused.stderr.contains("does not filter by beneficiary"), "{}", refused.stderr);
+    let unreachable = fails(&mut env.cmd(), 1, &["export", "projects", "--web", "http://127.0.0.1:1"]);
+    assert!(unreachable.stderr.contains("cannot reach the node's web API"), "{}", unreachable.stderr);
     let one = env.json(&["retirements", "--id", "1"]);
     assert_eq!(one["serials"][0]["first"], 1);
     assert!(env.text(&["retirements"]).contains(BENEFICIARY));

@@ -36,6 +36,8 @@ pub struct Network {
     pub genesis: Genesis,
     /// The gRPC URL of each node (validators in order).
     pub urls: Vec<String>,
+    /// The web view and JSON API address of each node (`http://host:port`).
+    pub webs: Vec<String>,
     /// The genesis authority's key.
     pub authority: SigningKey,
     /// Each validator's key, in the genesis order.
@@ -135,6 +137,7 @@ impl Network {
             chain_id,
             genesis: localnet.genesis,
             urls: Vec::new(),
+            webs: localnet.nodes.iter().map(|n| format!("http://{}", n.web)).collect(),
             authority: localnet.authorities[0].signing_key().clone(),
             validators,
             dir,
