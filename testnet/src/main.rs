@@ -39,7 +39,7 @@ struct GenerateArgs {
     /// Observers (regulators' replicas).
     #[arg(long, default_value_t = 1)]
     observers: usize,
-    /// First port: node i uses base+10i (p2p), +1 (gRPC), +2 (metrics).
+    /// First port: node i uses base+10i (p2p), +1 (gRPC), +2 (metrics), +3 (web view and JSON API).
     #[arg(long, default_value_t = DEFAULT_BASE_PORT)]
     base_port: u16,
     /// Chain id.
