@@ -215,6 +215,18 @@ impl Totals {
         }
     }
 
+    /// Counts `lot` in the total of its state (saturating at the largest amount; the ledger's
+    /// own totals are checked and never get there). For totals of a part of the ledger.
+    pub fn add_lot(&mut self, lot: &Lot) {
+        let b = self.bucket(&lot.state);
+        *b = b.checked_add(lot.amount()).unwrap_or(*b);
+    }
+
+    /// Counts an issuance of `quantity` (saturating, as [`Totals::add_lot`]).
+    pub fn add_issued(&mut self, quantity: Amount) {
+        self.issued = self.issued.checked_add(quantity).unwrap_or(self.issued);
+    }
+
     /// active + pledged + frozen + retired + cancelled, `None` on overflow.
     pub fn sum_of_states(&self) -> Option<Amount> {
         self.active

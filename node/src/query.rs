@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use bct_ledger::crypto::{merkle_leaf, merkle_path};
 use bct_ledger::state::Totals;
-use bct_ledger::types::{Lot, LotState, Validator};
-use bct_ledger::{block, Address, Amount, Hash, StoreError};
+use bct_ledger::types::Validator;
+use bct_ledger::{block, Address, Hash, StoreError};
 use bct_proto::pb;
 use bct_proto::pb::query_server::Query;
 use prost::Message;
@@ -63,21 +63,6 @@ fn address(bytes: &[u8], field: &str) -> Result<Address, Status> {
 
 fn not_found(what: impl std::fmt::Display) -> Status {
     Status::not_found(format!("{what} does not exist on this chain (or is not committed yet)"))
-}
-
-fn add(t: &mut Amount, a: Amount) {
-    *t = t.checked_add(a).unwrap_or(*t);
-}
-
-fn add_lot(t: &mut Totals, lot: &Lot) {
-    let a = lot.amount();
-    match lot.state {
-        LotState::Active => add(&mut t.active, a),
-        LotState::Pledged { .. } => add(&mut t.pledged, a),
-        LotState::Frozen { .. } => add(&mut t.frozen, a),
-        LotState::Retired { .. } => add(&mut t.retired, a),
-        LotState::Cancelled { .. } => add(&mut t.cancelled, a),
-    }
 }
 
 /// The validators whose hash is `hash`: stored with the first block they decided.
@@ -422,10 +407,10 @@ impl Query for QueryService {
             f(by_vintage.entry(t.period.vintage()).or_default());
         };
         for (_, t) in state.tickets.iter() {
-            groups(&t.id, &mut |g| add(&mut g.issued, t.quantity));
+            groups(&t.id, &mut |g| g.add_issued(t.quantity));
         }
         for (_, lot) in state.lots.iter() {
-            groups(&lot.ticket, &mut |g| add_lot(g, lot));
+            groups(&lot.ticket, &mut |g| g.add_lot(lot));
         }
         Ok(Response::new(pb::GetSupplyResponse {
             totals: Some((&ledger.meta().totals).into()),

@@ -826,21 +826,6 @@ pub fn retirement_view(state: &State, r: &Retirement) -> RetirementView {
     }
 }
 
-fn add(t: &mut Amount, a: Amount) {
-    *t = t.checked_add(a).unwrap_or(*t);
-}
-
-fn add_lot(t: &mut Totals, lot: &Lot) {
-    let a = lot.amount();
-    match lot.state {
-        LotState::Active => add(&mut t.active, a),
-        LotState::Pledged { .. } => add(&mut t.pledged, a),
-        LotState::Frozen { .. } => add(&mut t.frozen, a),
-        LotState::Retired { .. } => add(&mut t.retired, a),
-        LotState::Cancelled { .. } => add(&mut t.cancelled, a),
-    }
-}
-
 fn groups(map: BTreeMap<String, Totals>) -> Vec<GroupTotals> {
     map.into_iter().map(|(key, t)| GroupTotals { key, totals: (&t).into() }).collect()
 }
@@ -862,11 +847,11 @@ pub fn supply(ledger: &NodeLedger) -> Supply {
         f(by_project.entry(ticket.project.clone()).or_default());
     };
     for (_, t) in state.tickets.iter() {
-        apply(t, &|g| add(&mut g.issued, t.quantity));
+        apply(t, &|g| g.add_issued(t.quantity));
     }
     for (_, lot) in state.lots.iter() {
         if let Some(t) = state.tickets.get(&lot.ticket) {
-            apply(t, &|g| add_lot(g, lot));
+            apply(t, &|g| g.add_lot(lot));
         }
     }
     Supply {
@@ -967,9 +952,9 @@ pub fn projects(state: &State, f: &ProjectFilter, cursor: Option<&str>, limit: u
 fn totals_of_tickets<'a>(state: &State, tickets: impl Iterator<Item = &'a Ticket>) -> Totals {
     let mut t = Totals::default();
     for ticket in tickets {
-        add(&mut t.issued, ticket.quantity);
+        t.add_issued(ticket.quantity);
         for lot in state.lots_of_ticket(&ticket.id) {
-            add_lot(&mut t, lot);
+            t.add_lot(lot);
         }
     }
     t
@@ -1207,7 +1192,8 @@ pub fn account(state: &State, address: Address) -> Found<AccountDetail> {
     let lots = state.lots_of_holder(address);
     let mut holdings: BTreeMap<(String, &'static str), Amount> = BTreeMap::new();
     for lot in &lots {
-        add(holdings.entry((lot.ticket.clone(), lot.state.as_str())).or_default(), lot.amount());
+        let h = holdings.entry((lot.ticket.clone(), lot.state.as_str())).or_default();
+        *h = h.checked_add(lot.amount()).unwrap_or(*h);
     }
     let (lots, _) = merged_lots(state, lots.into_iter(), PAGE_MAX);
     Ok(AccountDetail {
