@@ -442,6 +442,9 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert!(switch.header("set-cookie").is_some_and(|c| c.starts_with("lang=zh-CN")));
         let elsewhere = get(web, "/lang/zh?back=//evil.example/").await;
         assert_eq!(elsewhere.header("location"), Some("/"), "the switch never sends people to another site");
+        let injected = get(web, "/lang/zh?back=/projects%0d%0aSet-Cookie:%20x=1").await;
+        assert_eq!(injected.status, 303);
+        assert_eq!(injected.header("location"), Some("/"), "a back path with control characters goes home");
         // Pages load nothing from elsewhere.
         let css = get(web, "/style.css").await;
         assert_eq!(css.status, 200);

@@ -5,5 +5,6 @@
 pub mod bench;
 pub mod demo;
 pub mod net;
+pub mod webbench;
 
 pub use net::{NodeCommand, Options, Testnet};

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use bct_testnet::bench::{self, BenchOptions, Mode};
 use bct_testnet::net::{process_usage, DEFAULT_BASE_PORT};
 use bct_testnet::{demo, NodeCommand, Options, Testnet};
@@ -74,6 +74,22 @@ enum Command {
     },
     /// Load generator: funded accounts, pre-signed transfers, open or closed loop.
     Bench(BenchArgs),
+    /// How fast the observer's web view answers (overview, retirement search, serial lookup)
+    /// under concurrent clients, and how fast the retirements CSV streams.
+    WebBench {
+        /// The web address to measure [default: the observer's, else validator-0's].
+        #[arg(long)]
+        url: Option<String>,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "web-bench-report.json")]
+        report: PathBuf,
+    },
     /// Runs one node (what `up` starts; not for direct use).
     #[command(hide = true)]
     Node {
@@ -156,6 +172,9 @@ fn main() -> Result<()> {
                 Ok(())
             }
             Command::Bench(args) => run_bench(&cli.dir, args).await,
+            Command::WebBench { url, clients, duration, report } => {
+                run_web_bench(&cli.dir, url, clients, duration, &report).await
+            }
             Command::Node { .. } => unreachable!("handled above"),
         }
     })
@@ -323,6 +342,26 @@ fn down(dir: &Path, clean: bool) -> Result<()> {
         std::fs::remove_dir_all(dir)?;
         println!("Removed {}.", dir.display());
     }
+    Ok(())
+}
+
+async fn run_web_bench(dir: &Path, url: Option<String>, clients: usize, duration: u64, report: &Path) -> Result<()> {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let net = Testnet::open(dir, NodeCommand::this_executable()?)?;
+            let pick = (0..net.len()).find(|i| !net.node(*i).validator).unwrap_or(0);
+            net.node(pick).web_url().context("that node serves no web view ([web] listen_addr)")?
+        }
+    };
+    if clients == 0 || duration == 0 {
+        bail!("--clients and --duration must be at least 1");
+    }
+    let options = bct_testnet::webbench::WebBenchOptions { url, clients, duration: Duration::from_secs(duration) };
+    let r = bct_testnet::webbench::run(&options).await?;
+    std::fs::write(report, serde_json::to_string_pretty(&r)?)?;
+    bct_testnet::webbench::print(&r);
+    println!("JSON report: {}", report.display());
     Ok(())
 }
 

@@ -247,7 +247,12 @@ struct Back {
 /// Sets the `lang` cookie and goes back to the page the switch was on.
 async fn set_lang(Path(code): Path<String>, Query(b): Query<Back>) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::En);
-    let back = b.back.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')).unwrap_or("/".into());
+    // Only a path of this site, in visible ASCII (no other host, no header tricks).
+    let back = b
+        .back
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && p.len() <= 2048)
+        .filter(|p| p.bytes().all(|c| (0x21..0x7f).contains(&c) && c != b'\\'))
+        .unwrap_or("/".into());
     let mut r = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code())) {
         r.headers_mut().insert(header::SET_COOKIE, v);
