@@ -147,23 +147,45 @@ fn browse(chromium: &std::path::Path, url: &str, name: &str) -> String {
         "--hide-scrollbars",
         "--window-size=1280,1400",
     ];
-    let dom = Command::new(chromium)
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let dom_file = profile.path().join("dom.html");
+    let mut dump = Command::new(chromium);
+    dump.args(flags)
+        .arg(format!("--user-data-dir={}", profile.path().join("p").display()))
         .arg("--dump-dom")
         .arg(url)
-        .output()
-        .expect("chromium runs");
-    assert!(dom.status.success(), "chromium failed on {url}: {}", String::from_utf8_lossy(&dom.stderr));
+        .stdout(std::fs::File::create(&dom_file).expect("a DOM file"))
+        .stderr(std::process::Stdio::null());
+    assert!(finishes(&mut dump), "chromium failed or hung on {url}");
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
     let _ = std::fs::create_dir_all(&shots);
-    let _ = Command::new(chromium)
-        .args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut shot = Command::new(chromium);
+    shot.args(flags)
+        .arg(format!("--user-data-dir={}", profile.path().join("s").display()))
         .arg(format!("--screenshot={}", shots.join(format!("{name}.png")).display()))
         .arg(url)
-        .output();
-    String::from_utf8_lossy(&dom.stdout).into_owned()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _ = finishes(&mut shot);
+    std::fs::read_to_string(&dom_file).expect("the DOM")
+}
+
+/// Runs `c` and waits at most 90 s (a hung browser is killed): whether it exited with success.
+fn finishes(c: &mut Command) -> bool {
+    let Ok(mut child) = c.spawn() else { return false };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
 }
 
 /// Thousands separators and tonnes, as the pages print a quantity.
