@@ -128,7 +128,10 @@ fn volume_key(ecosystem: &str, currency: &str) -> Vec<u8> {
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Lookup {
-    Lookup::Store(format!("the web index is damaged ({what}: {e}); delete the sled tree `{TREE}` by removing the node's data and resyncing, or report it"))
+    Lookup::Store(format!(
+        "the web view's index of trades and ticket histories cannot be read ({what}: {e}); the ledger itself is \
+         not affected; please report it with the node's log"
+    ))
 }
 
 /// The index over the node's sled database.

@@ -95,6 +95,10 @@ fn lookup_page(lang: Lang, e: &Lookup) -> Response {
     error_page(lang, status, &message)
 }
 
+fn bad_query(e: &QueryRejection) -> Lookup {
+    Lookup::Bad(format!("the address's query is not understood ({}); use the form on the page", e.body_text()))
+}
+
 fn lang_of(p: Option<&str>, headers: &HeaderMap) -> Lang {
     Lang::choose(p, headers)
 }
@@ -371,8 +375,9 @@ async fn projects(
     params: Result<Query<ProjectParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Query(p)) = params else {
-        return lookup_page(lang_of(None, &headers), &Lookup::Bad("the query string is not understood".into()));
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return lookup_page(lang_of(None, &headers), &bad_query(&e)),
     };
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);
@@ -652,8 +657,9 @@ async fn retirements(
     params: Result<Query<RetirementParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Query(p)) = params else {
-        return lookup_page(lang_of(None, &headers), &Lookup::Bad("the query string is not understood".into()));
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return lookup_page(lang_of(None, &headers), &bad_query(&e)),
     };
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);
@@ -758,8 +764,9 @@ async fn participants(
     params: Result<Query<AccountParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Query(p)) = params else {
-        return lookup_page(lang_of(None, &headers), &Lookup::Bad("the query string is not understood".into()));
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return lookup_page(lang_of(None, &headers), &bad_query(&e)),
     };
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);
@@ -1034,8 +1041,9 @@ async fn trades(
     params: Result<Query<TradeParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Query(p)) = params else {
-        return lookup_page(lang_of(None, &headers), &Lookup::Bad("the query string is not understood".into()));
+    let p = match params {
+        Ok(Query(p)) => p,
+        Err(e) => return lookup_page(lang_of(None, &headers), &bad_query(&e)),
     };
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);

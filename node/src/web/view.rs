@@ -601,31 +601,16 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for ms since the Unix epoch.
+/// `YYYY-MM-DD HH:MM:SS UTC` for ms since the Unix epoch: the certificate's UTC time
+/// (`bct_proto::certificate::utc`) to the second, written for people.
 pub fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60, rem % 60)
+    let rfc3339 = bct_proto::certificate::utc(ms - ms % 1000);
+    format!("{} UTC", rfc3339.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 /// The date (`YYYY-MM-DD`) of ms since the Unix epoch, in UTC.
 pub fn utc_date(ms: u64) -> String {
     utc(ms)[..10].to_string()
-}
-
-/// Proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Day number since 1970-01-01 of a proleptic Gregorian date.
