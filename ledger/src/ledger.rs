@@ -1,6 +1,6 @@
 //! The ledger: executes blocks against the state, checks them, and commits them to a store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -9,7 +9,7 @@ use crate::crypto::{self, Address, Hash, TxId};
 use crate::exec::{self, Env};
 use crate::genesis::Genesis;
 use crate::invariants;
-use crate::state::{Meta, State};
+use crate::state::{GroupKey, Meta, State, Totals, TotalsAfter};
 use crate::store::{Batch, Store, StoreError};
 use crate::tx::SignedTx;
 use crate::types::{Account, AccountStatus, Role, Validator};
@@ -150,6 +150,37 @@ fn height_key(prefix: u8, height: u64) -> Vec<u8> {
 
 const KEY_HEIGHT: &[u8] = b"Mheight";
 
+/// Key of the ledger-wide totals after block `height`: `Z` height.
+fn totals_key(height: u64) -> Vec<u8> {
+    height_key(b'Z', height)
+}
+
+/// Prefix of one group's totals history: `G` project 0x00 vintage (u32 BE).
+fn group_prefix(project: &str, vintage: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(project.len() + 6);
+    k.push(b'G');
+    k.extend_from_slice(project.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&vintage.to_be_bytes());
+    k
+}
+
+/// Key of a group's totals after block `height` (written for each block that changed them).
+fn group_key(project: &str, vintage: u32, height: u64) -> Vec<u8> {
+    let mut k = group_prefix(project, vintage);
+    k.extend_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// The totals history entries of a block: ledger-wide always, each changed group.
+fn totals_entries(height: u64, after: &TotalsAfter) -> Result<Batch, StoreError> {
+    let mut out = vec![(totals_key(height), Some(enc(&after.all)?))];
+    for ((project, vintage), t) in &after.groups {
+        out.push((group_key(project, *vintage, height), Some(enc(t)?)));
+    }
+    Ok(out)
+}
+
 /// The next state root: unchanged when nothing was written, else
 /// blake3(`bct/state/v1\0` || previous root || blake3(write set)).
 pub fn next_state_root(prev: &Hash, writes: &Batch) -> Hash {
@@ -213,6 +244,9 @@ impl<S: Store> Ledger<S> {
                 batch.push((height_key(b'B', 0), Some(enc(&Block { header: genesis_header.clone(), txs: vec![] })?)));
                 batch.push((height_key(b'Q', 0), Some(enc(&Vec::<TxResult>::new())?)));
                 batch.push((KEY_HEIGHT.to_vec(), Some(0u64.to_be_bytes().to_vec())));
+                state.rebuild_group_totals();
+                let after = TotalsAfter { all: state.meta().totals, groups: state.group_totals().clone() };
+                batch.extend(totals_entries(0, &after)?);
                 store.apply(batch)?;
                 store.record_high_water_mark(0)?;
                 state.clear_journal();
@@ -260,7 +294,13 @@ impl<S: Store> Ledger<S> {
                 for (k, v) in store.scan_prefix(b"S", usize::MAX)? {
                     state.load_entry(&k[1..], Some(&v)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 }
+                state.rebuild_group_totals();
                 invariants::check_all(&state).map_err(OpenError::Inconsistent)?;
+                // A store written before totals were kept per block starts its history here.
+                if store.get(&totals_key(height))?.is_none() {
+                    let after = TotalsAfter { all: state.meta().totals, groups: state.group_totals().clone() };
+                    store.apply(totals_entries(height, &after)?)?;
+                }
                 // (Re)write the mark: a store made before marks existed, or whose mark was
                 // removed, is protected from here on.
                 store.record_high_water_mark(height)?;
@@ -567,7 +607,9 @@ impl<S: Store> Ledger<S> {
         if h.height != self.head.height + 1 || h.prev_hash != self.head.hash() {
             return Err(BlockError::Height { expected: self.head.height + 1, got: h.height });
         }
+        let after = self.state.totals_after(&writes).map_err(|e| BlockError::Invariant(e.to_string()))?;
         let mut batch = writes.clone();
+        batch.extend(totals_entries(h.height, &after)?);
         for (i, (tx, result)) in block.txs.iter().zip(&results).enumerate() {
             let loc = TxLocation { height: h.height, index: i as u32, accepted: result.is_accepted() };
             // An accepted transaction was never accepted before (its nonce would be used), so
@@ -595,6 +637,14 @@ impl<S: Store> Ledger<S> {
         for (k, v) in &writes {
             self.state.load_entry(&k[1..], v.as_deref()).map_err(|e| BlockError::Invariant(e.to_string()))?;
         }
+        self.state.set_group_totals(&after.groups);
+        if self.state.meta().totals != after.all {
+            return Err(BlockError::Invariant(format!(
+                "the totals kept at commit {:?} differ from the state's {:?}",
+                after.all,
+                self.state.meta().totals
+            )));
+        }
         self.head = block.header.clone();
         // Only once the batch is durable: the mark never claims more than the store holds.
         self.store.record_high_water_mark(h.height)?;
@@ -611,6 +661,38 @@ impl<S: Store> Ledger<S> {
         let results = executed.results.clone();
         let header = self.commit(executed, extra)?;
         Ok((header, results))
+    }
+
+    /// Ledger-wide totals as they were after block `height`, `None` above the head or before
+    /// the store kept totals per block.
+    pub fn totals_at(&self, height: u64) -> Result<Option<Totals>, StoreError> {
+        if height > self.head.height {
+            return Ok(None);
+        }
+        self.store.get(&totals_key(height))?.map(|v| dec(&v, "totals")).transpose()
+    }
+
+    /// The totals of every (project, vintage) group as they were after block `height`
+    /// (groups created later are absent). `project` limits it to one project.
+    pub fn group_totals_at(
+        &self,
+        height: u64,
+        project: Option<&str>,
+    ) -> Result<BTreeMap<GroupKey, Totals>, StoreError> {
+        let mut out = BTreeMap::new();
+        if height > self.head.height {
+            return Ok(out);
+        }
+        for (p, vintage) in self.state.group_totals().keys() {
+            if project.is_some_and(|want| want != p) {
+                continue;
+            }
+            let prefix = group_prefix(p, *vintage);
+            if let Some((_, v)) = self.store.last_at_or_before(&prefix, &group_key(p, *vintage, height))? {
+                out.insert((p.clone(), *vintage), dec(&v, "group totals")?);
+            }
+        }
+        Ok(out)
     }
 
     /// Checks every invariant over the whole committed state.

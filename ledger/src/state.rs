@@ -222,6 +222,12 @@ impl Totals {
         *b = b.checked_add(lot.amount()).unwrap_or(*b);
     }
 
+    /// Takes `lot` out of the total of its state (saturating at zero, as [`Totals::add_lot`]).
+    pub fn remove_lot(&mut self, lot: &Lot) {
+        let b = self.bucket(&lot.state);
+        *b = b.checked_sub(lot.amount()).unwrap_or(Amount::ZERO);
+    }
+
     /// Counts an issuance of `quantity` (saturating, as [`Totals::add_lot`]).
     pub fn add_issued(&mut self, quantity: Amount) {
         self.issued = self.issued.checked_add(quantity).unwrap_or(self.issued);
@@ -235,6 +241,19 @@ impl Totals {
             .checked_add(self.retired)?
             .checked_add(self.cancelled)
     }
+}
+
+/// A part of the ledger whose totals are kept at every commit: a project and a vintage.
+pub type GroupKey = (String, u32);
+
+/// The totals a block leaves behind: ledger-wide, and of each (project, vintage) group the
+/// block changed. [`State::totals_after`] computes it from a write set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotalsAfter {
+    /// Ledger-wide.
+    pub all: Totals,
+    /// The groups the block changed, with their new totals.
+    pub groups: BTreeMap<GroupKey, Totals>,
 }
 
 /// Ledger-wide values.
@@ -282,6 +301,10 @@ pub struct State {
     pub meta: Table<u8, Meta>,
     /// The validator set that decides the next block, sorted by address (single entry at key 0).
     pub validator_set: Table<u8, Vec<Validator>>,
+    /// Totals of each (project, vintage) of the committed state: not journaled, not stored;
+    /// [`State::rebuild_group_totals`] computes them at start-up and
+    /// [`State::set_group_totals`] keeps them at each commit.
+    group_totals: BTreeMap<GroupKey, Totals>,
 }
 
 /// Marks of every table, to roll back to.
@@ -428,6 +451,103 @@ impl State {
             .collect()
     }
 
+    /// Totals of each (project, vintage) group of the committed state.
+    pub fn group_totals(&self) -> &BTreeMap<GroupKey, Totals> {
+        &self.group_totals
+    }
+
+    /// The (project, vintage) group of `ticket`, if the ticket exists.
+    pub fn group_of(&self, ticket: &str) -> Option<GroupKey> {
+        self.tickets.get(&ticket.to_string()).map(|t| (t.project.clone(), t.period.vintage()))
+    }
+
+    /// Recomputes every group's totals by walking every ticket and lot (start-up).
+    pub fn rebuild_group_totals(&mut self) {
+        let mut groups: BTreeMap<GroupKey, Totals> = BTreeMap::new();
+        for (_, t) in self.tickets.iter() {
+            groups.entry((t.project.clone(), t.period.vintage())).or_default().add_issued(t.quantity);
+        }
+        for (_, lot) in self.lots.iter() {
+            if let Some(g) = self.group_of(&lot.ticket) {
+                groups.entry(g).or_default().add_lot(lot);
+            }
+        }
+        self.group_totals = groups;
+    }
+
+    /// Stores the new totals of the groups a commit changed.
+    pub fn set_group_totals(&mut self, changed: &BTreeMap<GroupKey, Totals>) {
+        for (k, t) in changed {
+            self.group_totals.insert(k.clone(), t.clone());
+        }
+    }
+
+    /// The totals the committed state will have once `writes` (a block's write set, from
+    /// [`State::write_set`]) is applied: ledger-wide, and of every group a written lot or
+    /// ticket belongs to. Pure: nothing changes. A lot's group comes from its ticket, in the
+    /// same write set or already committed.
+    pub fn totals_after(&self, writes: &crate::store::Batch) -> Result<TotalsAfter, CodecError> {
+        let mut all = self.meta().totals;
+        let mut groups: BTreeMap<GroupKey, Totals> = BTreeMap::new();
+        let mut new_tickets: BTreeMap<String, Ticket> = BTreeMap::new();
+        for (k, v) in writes {
+            if k.get(..2) == Some(b"St".as_slice()) {
+                if let Some(v) = v {
+                    let t: Ticket = decode_value(v, 't')?;
+                    new_tickets.insert(t.id.clone(), t);
+                }
+            }
+        }
+        let group_of = |ticket: &str| -> Option<GroupKey> {
+            new_tickets.get(ticket).map(|t| (t.project.clone(), t.period.vintage())).or_else(|| self.group_of(ticket))
+        };
+        fn entry<'a>(
+            groups: &'a mut BTreeMap<GroupKey, Totals>,
+            committed: &BTreeMap<GroupKey, Totals>,
+            g: GroupKey,
+        ) -> &'a mut Totals {
+            let current = committed.get(&g).cloned().unwrap_or_default();
+            groups.entry(g).or_insert(current)
+        }
+        let committed = &self.group_totals;
+        for (k, v) in writes {
+            match k.get(..2) {
+                Some(b"St") => {
+                    let id: String = decode_key(&k[2..], 't')?;
+                    let old = self.tickets.get(&id);
+                    if let Some(old) = old {
+                        let g = entry(&mut groups, committed, (old.project.clone(), old.period.vintage()));
+                        g.issued = g.issued.checked_sub(old.quantity).unwrap_or(Amount::ZERO);
+                        all.issued = all.issued.checked_sub(old.quantity).unwrap_or(Amount::ZERO);
+                    }
+                    if let Some(new) = new_tickets.get(&id) {
+                        entry(&mut groups, committed, (new.project.clone(), new.period.vintage()))
+                            .add_issued(new.quantity);
+                        all.add_issued(new.quantity);
+                    }
+                }
+                Some(b"Sl") => {
+                    let first: u64 = decode_key(&k[2..], 'l')?;
+                    if let Some(old) = self.lots.get(&first) {
+                        if let Some(g) = group_of(&old.ticket) {
+                            entry(&mut groups, committed, g).remove_lot(old);
+                        }
+                        all.remove_lot(old);
+                    }
+                    if let Some(v) = v {
+                        let new: Lot = decode_value(v, 'l')?;
+                        if let Some(g) = group_of(&new.ticket) {
+                            entry(&mut groups, committed, g).add_lot(&new);
+                        }
+                        all.add_lot(&new);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(TotalsAfter { all, groups })
+    }
+
     /// A mark to roll back to.
     pub fn checkpoint(&self) -> Checkpoint {
         let mut marks = [0; 13];
@@ -523,6 +643,10 @@ impl State {
 /// Tables derived from others (indexes): kept in memory, journaled during execution, never
 /// stored; [`State::load_entry`] rebuilds them from the lots, tickets and retirements.
 const DERIVED_TABLES: [u8; 5] = [b'H', b'T', b'P', b'B', b'R'];
+
+fn decode_value<V: DeserializeOwned>(value: &[u8], table: char) -> Result<V, CodecError> {
+    postcard::from_bytes(value).map_err(|e| CodecError { table, reason: e.to_string() })
+}
 
 fn decode_key<K: DeserializeOwned>(key: &[u8], table: char) -> Result<K, CodecError> {
     postcard::from_bytes(key).map_err(|e| CodecError { table, reason: e.to_string() })

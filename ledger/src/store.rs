@@ -80,6 +80,8 @@ pub trait Store: Send + Sync {
     fn scan_prefix_rev(&self, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
     /// Writes every change or none, durably, before returning.
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+    /// The entry with the greatest key that starts with `prefix` and is at most `key`.
+    fn last_at_or_before(&self, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError>;
     /// The largest value recorded with [`Store::record_high_water_mark`], kept apart from the
     /// data so that it survives damage to the data; `None` if this store keeps no mark or none
     /// was recorded yet.
@@ -126,6 +128,15 @@ impl Store for MemStore {
         let all: Vec<(&Vec<u8>, &Vec<u8>)> =
             map.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)).collect();
         Ok(all.into_iter().rev().take(limit).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    fn last_at_or_before(&self, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let map = self.map.lock().map_err(|_| StoreError::Poisoned)?;
+        Ok(map
+            .range(..=key.to_vec())
+            .next_back()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone())))
     }
 
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
@@ -258,6 +269,16 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn last_at_or_before(&self, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        match self.tree.range(..=key).next_back() {
+            Some(item) => {
+                let (k, v) = item?;
+                Ok(k.starts_with(prefix).then(|| (k.to_vec(), v.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         let mut b = sled::Batch::default();
         for (k, v) in batch {
@@ -292,6 +313,9 @@ impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
     }
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         (**self).apply(batch)
+    }
+    fn last_at_or_before(&self, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        (**self).last_at_or_before(prefix, key)
     }
     fn high_water_mark(&self) -> Result<Option<u64>, StoreError> {
         (**self).high_water_mark()

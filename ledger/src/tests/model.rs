@@ -334,6 +334,23 @@ fn setup<S: crate::Store>(c: &mut Chain<S>) -> Model {
     m
 }
 
+/// Totals as of a height from either store.
+trait AsOf {
+    fn as_of(
+        &self,
+        height: u64,
+    ) -> (Option<crate::state::Totals>, BTreeMap<crate::state::GroupKey, crate::state::Totals>);
+}
+
+impl<S: crate::Store> AsOf for crate::Ledger<S> {
+    fn as_of(
+        &self,
+        height: u64,
+    ) -> (Option<crate::state::Totals>, BTreeMap<crate::state::GroupKey, crate::state::Totals>) {
+        (self.totals_at(height).expect("store"), self.group_totals_at(height, None).expect("store"))
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -344,6 +361,7 @@ proptest! {
         let mut disk = Chain::open(SledStore::open(dir.path()).expect("sled"), genesis());
         let mut model = setup(&mut mem);
         setup(&mut disk);
+        let mut history = vec![(mem.ledger.height(), mem.ledger.meta().totals, mem.ledger.state().group_totals().clone())];
         for ops in blocks {
             let mut txs = Vec::new();
             for op in &ops {
@@ -365,7 +383,17 @@ proptest! {
             let block = mem.ledger.block(mem.ledger.height()).expect("store").expect("block");
             disk.ledger.apply_block(&block, vec![]).expect("sled applies the same block");
             prop_assert_eq!(disk.ledger.state_root(), mem.ledger.state_root());
+            history.push((mem.ledger.height(), mem.ledger.meta().totals, mem.ledger.state().group_totals().clone()));
         }
         disk.ledger.check_invariants().expect("invariants");
+        // Totals as of every height: ledger-wide and per (project, vintage), on both stores.
+        for (height, all, groups) in &history {
+            for ledger in [&mem.ledger as &dyn AsOf, &disk.ledger] {
+                let (a, g) = ledger.as_of(*height);
+                prop_assert_eq!(a.as_ref(), Some(all), "totals at {}", height);
+                prop_assert_eq!(&g, groups, "group totals at {}", height);
+            }
+        }
+        prop_assert_eq!(mem.ledger.totals_at(mem.ledger.height() + 1).expect("store"), None);
     }
 }
