@@ -94,17 +94,9 @@ pub fn check_all(state: &State) -> Result<(), String> {
     if state.lots_by_holder.len() != state.lots.len() || state.lots_by_ticket.len() != state.lots.len() {
         return Err("lot indexes do not have one entry per lot".into());
     }
-    let mut groups: std::collections::BTreeMap<crate::state::GroupKey, Totals> = Default::default();
-    for (_, t) in state.tickets.iter() {
-        groups.entry((t.project.clone(), t.period.vintage())).or_default().add_issued(t.quantity);
-    }
-    for (_, lot) in state.lots.iter() {
-        if let Some(g) = state.group_of(&lot.ticket) {
-            groups.entry(g).or_default().add_lot(lot);
-        }
-    }
-    if &groups != state.group_totals() {
-        return Err("the totals kept per project and vintage differ from the lots".into());
+    let (groups, tickets) = state.recompute_totals();
+    if &groups != state.group_totals() || &tickets != state.ticket_totals() {
+        return Err("the totals kept per ticket and per project and vintage differ from the lots".into());
     }
     let totals = state.meta().totals;
     if totals != recomputed {

@@ -245,7 +245,11 @@ impl<S: Store> Ledger<S> {
                 batch.push((height_key(b'Q', 0), Some(enc(&Vec::<TxResult>::new())?)));
                 batch.push((KEY_HEIGHT.to_vec(), Some(0u64.to_be_bytes().to_vec())));
                 state.rebuild_group_totals();
-                let after = TotalsAfter { all: state.meta().totals, groups: state.group_totals().clone() };
+                let after = TotalsAfter {
+                    all: state.meta().totals,
+                    groups: state.group_totals().clone(),
+                    tickets: BTreeMap::new(),
+                };
                 batch.extend(totals_entries(0, &after)?);
                 store.apply(batch)?;
                 store.record_high_water_mark(0)?;
@@ -298,7 +302,11 @@ impl<S: Store> Ledger<S> {
                 invariants::check_all(&state).map_err(OpenError::Inconsistent)?;
                 // A store written before totals were kept per block starts its history here.
                 if store.get(&totals_key(height))?.is_none() {
-                    let after = TotalsAfter { all: state.meta().totals, groups: state.group_totals().clone() };
+                    let after = TotalsAfter {
+                        all: state.meta().totals,
+                        groups: state.group_totals().clone(),
+                        tickets: BTreeMap::new(),
+                    };
                     store.apply(totals_entries(height, &after)?)?;
                 }
                 // (Re)write the mark: a store made before marks existed, or whose mark was
@@ -637,7 +645,7 @@ impl<S: Store> Ledger<S> {
         for (k, v) in &writes {
             self.state.load_entry(&k[1..], v.as_deref()).map_err(|e| BlockError::Invariant(e.to_string()))?;
         }
-        self.state.set_group_totals(&after.groups);
+        self.state.set_totals(&after);
         if self.state.meta().totals != after.all {
             return Err(BlockError::Invariant(format!(
                 "the totals kept at commit {:?} differ from the state's {:?}",

@@ -228,6 +228,20 @@ impl Totals {
         *b = b.checked_sub(lot.amount()).unwrap_or(Amount::ZERO);
     }
 
+    /// Adds `other`, state by state (saturating, as [`Totals::add_lot`]): totals of a union.
+    pub fn add(&mut self, other: &Totals) {
+        for (a, b) in [
+            (&mut self.issued, other.issued),
+            (&mut self.active, other.active),
+            (&mut self.pledged, other.pledged),
+            (&mut self.frozen, other.frozen),
+            (&mut self.retired, other.retired),
+            (&mut self.cancelled, other.cancelled),
+        ] {
+            *a = a.checked_add(b).unwrap_or(*a);
+        }
+    }
+
     /// Counts an issuance of `quantity` (saturating, as [`Totals::add_lot`]).
     pub fn add_issued(&mut self, quantity: Amount) {
         self.issued = self.issued.checked_add(quantity).unwrap_or(self.issued);
@@ -254,6 +268,8 @@ pub struct TotalsAfter {
     pub all: Totals,
     /// The groups the block changed, with their new totals.
     pub groups: BTreeMap<GroupKey, Totals>,
+    /// The tickets the block changed, with their new totals.
+    pub tickets: BTreeMap<String, Totals>,
 }
 
 /// Ledger-wide values.
@@ -305,6 +321,8 @@ pub struct State {
     /// [`State::rebuild_group_totals`] computes them at start-up and
     /// [`State::set_group_totals`] keeps them at each commit.
     group_totals: BTreeMap<GroupKey, Totals>,
+    /// Totals of each ticket of the committed state, kept the same way.
+    ticket_totals: BTreeMap<String, Totals>,
 }
 
 /// Marks of every table, to roll back to.
@@ -456,6 +474,11 @@ impl State {
         &self.group_totals
     }
 
+    /// Totals of each ticket of the committed state.
+    pub fn ticket_totals(&self) -> &BTreeMap<String, Totals> {
+        &self.ticket_totals
+    }
+
     /// The (project, vintage) group of `ticket`, if the ticket exists.
     pub fn group_of(&self, ticket: &str) -> Option<GroupKey> {
         self.tickets.get(&ticket.to_string()).map(|t| (t.project.clone(), t.period.vintage()))
@@ -463,22 +486,35 @@ impl State {
 
     /// Recomputes every group's totals by walking every ticket and lot (start-up).
     pub fn rebuild_group_totals(&mut self) {
+        let (groups, tickets) = self.recompute_totals();
+        self.group_totals = groups;
+        self.ticket_totals = tickets;
+    }
+
+    /// Totals of every (project, vintage) group and every ticket, from the tickets and lots.
+    pub fn recompute_totals(&self) -> (BTreeMap<GroupKey, Totals>, BTreeMap<String, Totals>) {
         let mut groups: BTreeMap<GroupKey, Totals> = BTreeMap::new();
+        let mut tickets: BTreeMap<String, Totals> = BTreeMap::new();
         for (_, t) in self.tickets.iter() {
             groups.entry((t.project.clone(), t.period.vintage())).or_default().add_issued(t.quantity);
+            tickets.entry(t.id.clone()).or_default().add_issued(t.quantity);
         }
         for (_, lot) in self.lots.iter() {
             if let Some(g) = self.group_of(&lot.ticket) {
                 groups.entry(g).or_default().add_lot(lot);
             }
+            tickets.entry(lot.ticket.clone()).or_default().add_lot(lot);
         }
-        self.group_totals = groups;
+        (groups, tickets)
     }
 
-    /// Stores the new totals of the groups a commit changed.
-    pub fn set_group_totals(&mut self, changed: &BTreeMap<GroupKey, Totals>) {
-        for (k, t) in changed {
+    /// Stores the new totals of the groups and tickets a commit changed.
+    pub fn set_totals(&mut self, after: &TotalsAfter) {
+        for (k, t) in &after.groups {
             self.group_totals.insert(k.clone(), t.clone());
+        }
+        for (k, t) in &after.tickets {
+            self.ticket_totals.insert(k.clone(), t.clone());
         }
     }
 
@@ -501,15 +537,17 @@ impl State {
         let group_of = |ticket: &str| -> Option<GroupKey> {
             new_tickets.get(ticket).map(|t| (t.project.clone(), t.period.vintage())).or_else(|| self.group_of(ticket))
         };
-        fn entry<'a>(
-            groups: &'a mut BTreeMap<GroupKey, Totals>,
-            committed: &BTreeMap<GroupKey, Totals>,
-            g: GroupKey,
+        let mut tickets: BTreeMap<String, Totals> = BTreeMap::new();
+        fn entry<'a, K: Ord + Clone>(
+            groups: &'a mut BTreeMap<K, Totals>,
+            committed: &BTreeMap<K, Totals>,
+            g: K,
         ) -> &'a mut Totals {
             let current = committed.get(&g).cloned().unwrap_or_default();
             groups.entry(g).or_insert(current)
         }
         let committed = &self.group_totals;
+        let committed_tickets = &self.ticket_totals;
         for (k, v) in writes {
             match k.get(..2) {
                 Some(b"St") => {
@@ -518,11 +556,14 @@ impl State {
                     if let Some(old) = old {
                         let g = entry(&mut groups, committed, (old.project.clone(), old.period.vintage()));
                         g.issued = g.issued.checked_sub(old.quantity).unwrap_or(Amount::ZERO);
+                        let t = entry(&mut tickets, committed_tickets, old.id.clone());
+                        t.issued = t.issued.checked_sub(old.quantity).unwrap_or(Amount::ZERO);
                         all.issued = all.issued.checked_sub(old.quantity).unwrap_or(Amount::ZERO);
                     }
                     if let Some(new) = new_tickets.get(&id) {
                         entry(&mut groups, committed, (new.project.clone(), new.period.vintage()))
                             .add_issued(new.quantity);
+                        entry(&mut tickets, committed_tickets, new.id.clone()).add_issued(new.quantity);
                         all.add_issued(new.quantity);
                     }
                 }
@@ -532,6 +573,7 @@ impl State {
                         if let Some(g) = group_of(&old.ticket) {
                             entry(&mut groups, committed, g).remove_lot(old);
                         }
+                        entry(&mut tickets, committed_tickets, old.ticket.clone()).remove_lot(old);
                         all.remove_lot(old);
                     }
                     if let Some(v) = v {
@@ -539,13 +581,14 @@ impl State {
                         if let Some(g) = group_of(&new.ticket) {
                             entry(&mut groups, committed, g).add_lot(&new);
                         }
+                        entry(&mut tickets, committed_tickets, new.ticket.clone()).add_lot(&new);
                         all.add_lot(&new);
                     }
                 }
                 _ => {}
             }
         }
-        Ok(TotalsAfter { all, groups })
+        Ok(TotalsAfter { all, groups, tickets })
     }
 
     /// A mark to roll back to.
