@@ -242,11 +242,10 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         .collect();
     let forwarder = if config.mempool.forward { Forwarder::start(targets)? } else { Forwarder::default() };
     let submitter = Submitter::new(chain.clone(), mempool, metrics.clone(), forwarder, tx_arrived);
-    let query = QueryService::new(chain.clone(), submitter.clone(), view);
+    // The index of trades and ticket histories serves gRPC too, so it runs on every node.
     let index = crate::web::index::Index::open(chain.db())?;
-    if config.web.listen_addr.is_some() {
-        aux.push(index.clone().follow(chain.clone()));
-    }
+    aux.push(index.clone().follow(chain.clone()));
+    let query = QueryService::new(chain.clone(), submitter.clone(), view, index.clone());
     let web = crate::web::Web {
         chain: chain.clone(),
         query: query.clone(),

@@ -2,12 +2,10 @@
 //! shared ledger. Lists page with `limit` (0 means [`PAGE_DEFAULT`], capped at [`PAGE_MAX`])
 //! and `start_after`; a response sets `next_start_after` when more items may follow.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use bct_ledger::crypto::{merkle_leaf, merkle_path};
-use bct_ledger::state::Totals;
 use bct_ledger::types::Validator;
 use bct_ledger::{block, Address, Hash, StoreError};
 use bct_proto::pb;
@@ -19,6 +17,8 @@ use crate::chain::{Chain, NodeLedger};
 use crate::network::NetworkView;
 use crate::rpc::hash_field;
 use crate::submit::{committed, Submitter};
+use crate::web::index::{Index, TradeFilter};
+use crate::web::view::{self, Lookup};
 
 /// Items in a page when the request says 0.
 pub const PAGE_DEFAULT: usize = 100;
@@ -34,13 +34,31 @@ pub struct QueryService {
     chain: Arc<Chain>,
     submitter: Submitter,
     network: Arc<NetworkView>,
+    index: Index,
 }
 
 impl QueryService {
-    /// The service over the node's chain.
-    pub fn new(chain: Arc<Chain>, submitter: Submitter, network: Arc<NetworkView>) -> QueryService {
-        QueryService { chain, submitter, network }
+    /// The service over the node's chain and its index of trades.
+    pub fn new(chain: Arc<Chain>, submitter: Submitter, network: Arc<NetworkView>, index: Index) -> QueryService {
+        QueryService { chain, submitter, network, index }
     }
+}
+
+/// A web-view lookup failure as a gRPC status.
+fn lookup_status(e: Lookup) -> Status {
+    match e {
+        Lookup::Bad(m) => Status::invalid_argument(m),
+        Lookup::NotFound(m) => Status::not_found(m),
+        Lookup::Store(m) => Status::internal(m),
+    }
+}
+
+fn filter_error(e: bct_proto::ProtoError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn ecosystem_code(v: i32, field: &str) -> Result<Option<String>, Status> {
+    Ok(bct_proto::ecosystem_filter(v, field).map_err(filter_error)?.map(|e| e.as_str().to_string()))
 }
 
 fn page(limit: u32) -> usize {
@@ -48,6 +66,10 @@ fn page(limit: u32) -> usize {
         0 => PAGE_DEFAULT,
         n => (n as usize).min(PAGE_MAX),
     }
+}
+
+fn hex_field(s: &str, what: &str) -> Result<Vec<u8>, Status> {
+    hex::decode(s).map_err(|e| Status::internal(format!("{what}: the index holds a malformed id ({e})")))
 }
 
 fn storage(e: StoreError) -> Status {
@@ -392,40 +414,179 @@ impl Query for QueryService {
 
     async fn get_supply(
         &self,
-        _request: Request<pb::GetSupplyRequest>,
+        request: Request<pb::GetSupplyRequest>,
     ) -> Result<Response<pb::GetSupplyResponse>, Status> {
+        let height = request.get_ref().height;
         let ledger = self.chain.read().await;
-        let state = ledger.state();
-        let mut by_ecosystem: BTreeMap<i32, Totals> = BTreeMap::new();
-        let mut by_region: BTreeMap<String, Totals> = BTreeMap::new();
-        let mut by_vintage: BTreeMap<u32, Totals> = BTreeMap::new();
-        let mut groups = |ticket: &str, f: &mut dyn FnMut(&mut Totals)| {
-            let Some(t) = state.tickets.get(&ticket.to_string()) else { return };
-            let Some(p) = state.projects.get(&t.project) else { return };
-            f(by_ecosystem.entry(pb::Project::from(p).ecosystem).or_default());
-            f(by_region.entry(p.location.region.clone()).or_default());
-            f(by_vintage.entry(t.period.vintage()).or_default());
+        let supply = match height {
+            Some(h) => view::supply_at(&ledger, h).map_err(lookup_status)?,
+            None => view::supply(&ledger),
         };
-        for (_, t) in state.tickets.iter() {
-            groups(&t.id, &mut |g| g.add_issued(t.quantity));
-        }
-        for (_, lot) in state.lots.iter() {
-            groups(&lot.ticket, &mut |g| g.add_lot(lot));
-        }
+        let totals = |t: &view::TotalsView| pb::Totals {
+            issued_kg: t.issued.kg,
+            active_kg: t.active.kg,
+            pledged_kg: t.pledged.kg,
+            frozen_kg: t.frozen.kg,
+            retired_kg: t.retired.kg,
+            cancelled_kg: t.cancelled.kg,
+        };
+        let ecosystem = |code: &str| {
+            view::parse_ecosystem(code).map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32
+        };
         Ok(Response::new(pb::GetSupplyResponse {
-            totals: Some((&ledger.meta().totals).into()),
-            by_ecosystem: by_ecosystem
+            totals: Some(totals(&supply.totals)),
+            by_ecosystem: supply
+                .by_ecosystem
                 .iter()
-                .map(|(e, t)| pb::SupplyByEcosystem { ecosystem: *e, totals: Some(t.into()) })
+                .map(|g| pb::SupplyByEcosystem { ecosystem: ecosystem(&g.key), totals: Some(totals(&g.totals)) })
                 .collect(),
-            by_region: by_region
+            by_region: supply
+                .by_region
                 .iter()
-                .map(|(r, t)| pb::SupplyByRegion { region: r.clone(), totals: Some(t.into()) })
+                .map(|g| pb::SupplyByRegion { region: g.key.clone(), totals: Some(totals(&g.totals)) })
                 .collect(),
-            by_vintage: by_vintage
+            by_vintage: supply
+                .by_vintage
                 .iter()
-                .map(|(v, t)| pb::SupplyByVintage { vintage: *v, totals: Some(t.into()) })
+                .map(|g| pb::SupplyByVintage { vintage: g.key.parse().unwrap_or(0), totals: Some(totals(&g.totals)) })
                 .collect(),
+            by_project: supply
+                .by_project
+                .iter()
+                .map(|g| pb::SupplyByProject { project: g.key.clone(), totals: Some(totals(&g.totals)) })
+                .collect(),
+            height: supply.height,
+        }))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = view::AccountFilter {
+            role: bct_proto::role_filter(req.role.unwrap_or(0), "role").map_err(filter_error)?,
+            status: match pb::list_accounts_request::Status::try_from(req.status) {
+                Ok(pb::list_accounts_request::Status::Any) => None,
+                Ok(pb::list_accounts_request::Status::Admitted) => Some("admitted".into()),
+                Ok(pb::list_accounts_request::Status::Suspended) => Some("suspended".into()),
+                Ok(pb::list_accounts_request::Status::Frozen) => Some("frozen".into()),
+                Err(_) => {
+                    return Err(Status::invalid_argument(format!("status: {} is not a known status", req.status)))
+                }
+            },
+            q: req.name_contains.filter(|q| !q.is_empty()),
+        };
+        let cursor = req.start_after.as_deref().map(|b| address(b, "start_after")).transpose()?;
+        let ledger = self.chain.read().await;
+        let (accounts, next) = view::find_accounts(ledger.state(), &filter, cursor, page(req.limit));
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: accounts.into_iter().map(pb::Account::from).collect(),
+            next_start_after: next.map(|a| a.0.to_vec()),
+        }))
+    }
+
+    async fn list_trades(
+        &self,
+        request: Request<pb::ListTradesRequest>,
+    ) -> Result<Response<pb::ListTradesResponse>, Status> {
+        let req = request.into_inner();
+        let filter = TradeFilter {
+            project: req.project.filter(|p| !p.is_empty()),
+            ticket: req.ticket.filter(|t| !t.is_empty()),
+            ecosystem: ecosystem_code(req.ecosystem, "ecosystem")?,
+            from_ms: req.from_time_ms,
+            until_ms: req.until_time_ms,
+        };
+        let cursor = req.start_after.map(|c| (c.height, c.index));
+        let index = self.index.clone();
+        let limit = page(req.limit);
+        let (records, next) = tokio::task::spawn_blocking(move || index.trade_records(&filter, cursor, limit))
+            .await
+            .map_err(|e| Status::internal(format!("the trade list failed: {e}")))?
+            .map_err(lookup_status)?;
+        let mut trades = Vec::with_capacity(records.len());
+        for t in records {
+            trades.push(pb::TradeRecord {
+                height: t.height,
+                index: t.index,
+                time_ms: t.time_ms,
+                tx_id: hex_field(&t.tx, "trade tx")?,
+                ecosystem: view::parse_ecosystem(&t.ecosystem)
+                    .map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32,
+                seller: t.seller.parse::<Address>().map(|a| a.0.to_vec()).unwrap_or_default(),
+                buyer: t.buyer.parse::<Address>().map(|a| a.0.to_vec()).unwrap_or_default(),
+                ticket: t.ticket,
+                project: t.project,
+                quantity_kg: t.quantity_kg,
+                trade: Some(pb::Trade {
+                    price_per_tonne_minor: t.price_per_tonne_minor,
+                    currency: t.currency,
+                    reference: t.reference,
+                }),
+            });
+        }
+        Ok(Response::new(pb::ListTradesResponse {
+            trades,
+            next_start_after: next.map(|(height, index)| pb::TradeCursor { height, index }),
+        }))
+    }
+
+    async fn get_trade_volumes(
+        &self,
+        _request: Request<pb::GetTradeVolumesRequest>,
+    ) -> Result<Response<pb::GetTradeVolumesResponse>, Status> {
+        let volumes = self
+            .index
+            .volume_records()
+            .map_err(lookup_status)?
+            .into_iter()
+            .map(|(ecosystem, currency, v)| pb::TradeVolume {
+                ecosystem: view::parse_ecosystem(&ecosystem)
+                    .map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32,
+                currency,
+                trades: v.trades,
+                quantity_kg: v.kg,
+                volume_weighted_price_per_tonne_minor: v.volume_weighted_price(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetTradeVolumesResponse { volumes }))
+    }
+
+    async fn lookup_serial(
+        &self,
+        request: Request<pb::LookupSerialRequest>,
+    ) -> Result<Response<pb::LookupSerialResponse>, Status> {
+        let serial = request.get_ref().serial;
+        let ledger = self.chain.read().await;
+        let (ticket, lot, retirement) = view::find_serial(ledger.state(), serial).map_err(lookup_status)?;
+        Ok(Response::new(pb::LookupSerialResponse {
+            ticket: Some(ticket.into()),
+            lot: Some(lot.into()),
+            retirement: retirement.map(pb::Retirement::from),
+        }))
+    }
+
+    async fn search_retirements(
+        &self,
+        request: Request<pb::SearchRetirementsRequest>,
+    ) -> Result<Response<pb::SearchRetirementsResponse>, Status> {
+        let req = request.into_inner();
+        let filter = view::RetirementFilter {
+            beneficiary: req.beneficiary_contains.filter(|b| !b.is_empty()),
+            purpose: bct_proto::purpose_filter(req.purpose, "purpose").map_err(filter_error)?,
+            project: req.project.filter(|p| !p.is_empty()),
+            ticket: req.ticket.filter(|t| !t.is_empty()),
+            ecosystem: bct_proto::ecosystem_filter(req.ecosystem, "ecosystem").map_err(filter_error)?,
+            jurisdiction: req.jurisdiction.filter(|j| !j.is_empty()),
+            from_ms: req.from_time_ms,
+            until_ms: req.until_time_ms,
+        };
+        let ledger = self.chain.read().await;
+        let (found, next) = view::find_retirements(ledger.state(), &filter, req.before, page(req.limit));
+        Ok(Response::new(pb::SearchRetirementsResponse {
+            retirements: found.into_iter().map(pb::Retirement::from).collect(),
+            next_before: next,
         }))
     }
 

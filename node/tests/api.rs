@@ -175,7 +175,7 @@ fn n1f0_retirement_certificate_queries_events_and_errors() {
             .expect("retirements")
             .into_inner();
         assert_eq!(r.retirements.len(), 1);
-        let supply = q.get_supply(pb::GetSupplyRequest {}).await.expect("supply").into_inner();
+        let supply = q.get_supply(pb::GetSupplyRequest { height: None }).await.expect("supply").into_inner();
         let totals = supply.totals.expect("totals");
         assert_eq!((totals.issued_kg, totals.retired_kg, totals.active_kg), (1_000_000, 250_000, 750_000));
         assert_eq!(supply.by_vintage.first().map(|v| v.vintage), Some(2024));

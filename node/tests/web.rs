@@ -193,7 +193,8 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert_eq!(status["validators"][0]["name"], "validator-0");
         assert!(status["validators"][0]["last_signed_height"].as_u64().is_some(), "{status}");
         let supply = api(web, "/api/v1/supply").await;
-        let grpc = net.query(1).await.get_supply(pb::GetSupplyRequest {}).await.expect("supply").into_inner();
+        let grpc =
+            net.query(1).await.get_supply(pb::GetSupplyRequest { height: None }).await.expect("supply").into_inner();
         let totals = grpc.totals.expect("totals");
         assert_eq!(supply["totals"]["issued"]["kg"], totals.issued_kg);
         assert_eq!(supply["totals"]["retired"]["kg"], totals.retired_kg);
@@ -201,6 +202,30 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert_eq!(supply["totals"]["retired"]["tonnes"], "10");
         assert_eq!(supply["by_ecosystem"][0]["key"], "mangrove");
         assert_eq!(supply["by_project"][0]["key"], project.as_str());
+        assert_eq!(grpc.by_project[0].project, project);
+        assert_eq!(grpc.by_project[0].totals.as_ref().map(|t| t.retired_kg), Some(10_000));
+
+        // Totals as of a height: before the issuance, after it, after the retirement.
+        let before = api(web, &format!("/api/v1/supply?height={}", issued.height - 1)).await;
+        assert_eq!(before["totals"]["issued"]["kg"], 0);
+        assert_eq!(before["by_project"].as_array().map(Vec::len), Some(0), "{before}");
+        let at_issue = api(web, &format!("/api/v1/supply?height={}", issued.height)).await;
+        assert_eq!(at_issue["height"], issued.height);
+        assert_eq!(at_issue["totals"]["issued"]["kg"], 100_000);
+        assert_eq!(at_issue["totals"]["retired"]["kg"], 0);
+        assert_eq!(at_issue["by_project"][0]["totals"]["active"]["kg"], 100_000);
+        let at_retire = net
+            .query(1)
+            .await
+            .get_supply(pb::GetSupplyRequest { height: Some(retired.height) })
+            .await
+            .expect("supply as of a height")
+            .into_inner();
+        assert_eq!(at_retire.totals.as_ref().map(|t| (t.issued_kg, t.retired_kg)), Some((100_000, 10_000)));
+        let above = net.query(1).await.get_supply(pb::GetSupplyRequest { height: Some(1_000_000) }).await;
+        assert_eq!(above.expect_err("above the chain").code(), tonic::Code::NotFound);
+        refused(web, "/api/v1/supply?height=1000000", 404, "not_found", "height 1000000").await;
+        refused(web, "/api/v1/supply?height=yesterday", 400, "bad_parameter", "height").await;
 
         // Projects: filters, details, unknown ids, bad parameters.
         let list = api(web, "/api/v1/projects?ecosystem=mangrove&region=CN-GD").await;
@@ -249,6 +274,62 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         );
         refused(web, "/api/v1/trades?cursor=yesterday", 400, "bad_parameter", "cursor").await;
         refused(web, "/api/v1/trades?ecosystem=kelp", 400, "bad_parameter", "ecosystem").await;
+        // The same lists over gRPC.
+        let mut q = net.query(1).await;
+        let grpc_trades = q
+            .list_trades(pb::ListTradesRequest { project: Some(project.clone()), ..Default::default() })
+            .await
+            .expect("trades")
+            .into_inner();
+        assert_eq!(grpc_trades.trades.len(), 1);
+        assert_eq!(grpc_trades.trades[0].trade.as_ref().map(|t| t.price_per_tonne_minor), Some(48_500));
+        assert_eq!(grpc_trades.trades[0].buyer, buyer.address().0.to_vec());
+        assert_eq!(grpc_trades.trades[0].ecosystem, pb::Ecosystem::Mangrove as i32);
+        let none = q
+            .list_trades(pb::ListTradesRequest { ecosystem: pb::Ecosystem::Seagrass as i32, ..Default::default() })
+            .await
+            .expect("trades");
+        assert!(none.into_inner().trades.is_empty());
+        let bad = q.list_trades(pb::ListTradesRequest { ecosystem: 99, ..Default::default() }).await;
+        assert_eq!(bad.expect_err("unknown ecosystem").code(), tonic::Code::InvalidArgument);
+        let vols = q.get_trade_volumes(pb::GetTradeVolumesRequest {}).await.expect("volumes").into_inner();
+        assert_eq!(vols.volumes[0].volume_weighted_price_per_tonne_minor, 48_500);
+        assert_eq!(vols.volumes[0].quantity_kg, 30_000);
+        let holders = q
+            .list_accounts(pb::ListAccountsRequest { role: Some(pb::Role::Holder as i32), ..Default::default() })
+            .await
+            .expect("accounts")
+            .into_inner();
+        assert_eq!(holders.accounts.len(), 2, "{holders:?}");
+        let named = q
+            .list_accounts(pb::ListAccountsRequest { name_contains: Some("ｆｏｏｄ".into()), ..Default::default() })
+            .await
+            .expect("accounts")
+            .into_inner();
+        assert_eq!(named.accounts.len(), 1);
+        assert_eq!(named.accounts[0].address, seller.address().0.to_vec());
+        let bad = q.list_accounts(pb::ListAccountsRequest { status: 9, ..Default::default() }).await;
+        assert_eq!(bad.expect_err("unknown status").code(), tonic::Code::InvalidArgument);
+        let found = q
+            .search_retirements(pb::SearchRetirementsRequest {
+                beneficiary_contains: Some("FOOD".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("search")
+            .into_inner();
+        assert_eq!(found.retirements.iter().map(|r| r.id).collect::<Vec<_>>(), vec![retirement]);
+        let nobody = q
+            .search_retirements(pb::SearchRetirementsRequest {
+                purpose: pb::Purpose::Compliance as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        assert!(nobody.into_inner().retirements.is_empty());
+        let bad = q.search_retirements(pb::SearchRetirementsRequest { purpose: 77, ..Default::default() }).await;
+        assert_eq!(bad.expect_err("unknown purpose").code(), tonic::Code::InvalidArgument);
+
         let volumes = api(web, "/api/v1/trades/volumes").await;
         assert_eq!(volumes[0]["ecosystem"], "mangrove");
         assert_eq!(volumes[0]["currency"], "CNY");
@@ -280,6 +361,16 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert_eq!(s["ticket"]["id"], ticket.as_str());
         refused(web, "/api/v1/serials/abc", 400, "bad_parameter", "serial").await;
         refused(web, "/api/v1/serials/999999999999", 404, "not_found", "999999999999").await;
+        let mut q = net.query(1).await;
+        let by_grpc = q.lookup_serial(pb::LookupSerialRequest { serial }).await.expect("serial").into_inner();
+        assert_eq!(by_grpc.lot.as_ref().map(|l| l.holder.clone()), Some(buyer.address().0.to_vec()));
+        assert_eq!(by_grpc.ticket.as_ref().map(|t| t.id.clone()), Some(ticket.clone()));
+        assert!(by_grpc.retirement.is_none());
+        let retired_serial = find("Zhangzhou Food Company 漳州食品", "retired")["first"].as_u64().expect("serial");
+        let r = q.lookup_serial(pb::LookupSerialRequest { serial: retired_serial }).await.expect("serial");
+        assert_eq!(r.into_inner().retirement.map(|r| r.id), Some(retirement));
+        let missing = q.lookup_serial(pb::LookupSerialRequest { serial: 999_999_999_999 }).await;
+        assert_eq!(missing.expect_err("no such serial").code(), tonic::Code::NotFound);
 
         // Retirements: substring, case-insensitive, full-width forms.
         for q in ["food", "FOOD", "%EF%BD%86%EF%BD%8F%EF%BD%8F%EF%BD%84"] {

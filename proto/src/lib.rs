@@ -36,5 +36,8 @@ pub use codec::{
     decode_block, decode_body, decode_signed_tx, encode_block, encode_body, encode_signed_tx, sign, signed_tx_from_pb,
     signed_tx_to_pb, SIGNED_TX_BYTES_MAX, TX_BODY_BYTES_MAX,
 };
-pub use convert::{tx_kind_from_pb, tx_kind_to_pb, IntoLedger};
+pub use convert::{
+    ecosystem_filter, ecosystem_to_pb, purpose_filter, purpose_to_pb, role_filter, role_to_pb, tx_kind_from_pb,
+    tx_kind_to_pb, IntoLedger,
+};
 pub use error::ProtoError;

@@ -319,7 +319,7 @@ impl Api {
     }
 
     async fn supply(&self, i: usize) -> Option<pb::Totals> {
-        self.query(i).get_supply(pb::GetSupplyRequest {}).await.expect("supply").into_inner().totals
+        self.query(i).get_supply(pb::GetSupplyRequest { height: None }).await.expect("supply").into_inner().totals
     }
 
     async fn snapshot(&self, i: usize, accounts: &[Address]) -> Snapshot {

@@ -204,11 +204,29 @@ async fn status(State(web): State<Web>) -> Found<Json<view::Status>> {
     Ok(Json(web.status().await?))
 }
 
+/// Parameters of the totals.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SupplyParams {
+    /// The totals as they were after this block; absent means now.
+    pub height: Option<u64>,
+}
+
 /// Totals issued, active, pledged, frozen, retired and cancelled: overall and by ecosystem,
-/// region, vintage and project (the same figures as gRPC `GetSupply`).
-#[utoipa::path(get, path = "/supply", tag = "chain", responses((status = 200, body = view::Supply)))]
-async fn supply(State(web): State<Web>) -> Json<view::Supply> {
-    Json(view::supply(&*web.chain.read().await))
+/// region, vintage and project (the same figures as gRPC `GetSupply`), now or as of a height.
+#[utoipa::path(get, path = "/supply", tag = "chain", params(SupplyParams),
+    responses((status = 200, body = view::Supply), (status = 400, body = Problem), (status = 404, body = Problem)))]
+async fn supply(
+    State(web): State<Web>,
+    params: Result<Query<SupplyParams>, QueryRejection>,
+) -> Found<Json<view::Supply>> {
+    let Query(p) = params.map_err(bad_query)?;
+    let ledger = web.chain.read().await;
+    Ok(Json(match p.height {
+        Some(h) => view::supply_at(&ledger, h)?,
+        None => view::supply(&ledger),
+    }))
 }
 
 /// Projects, in id order, filtered.

@@ -102,6 +102,17 @@ pub struct Volume {
     pub value: u128,
 }
 
+impl Volume {
+    /// Σ(price × kg) / Σ kg, in minor units per tonne, rounded down (0 with no volume).
+    pub fn volume_weighted_price(&self) -> u64 {
+        if self.kg == 0 {
+            0
+        } else {
+            u64::try_from(self.value / u128::from(self.kg)).unwrap_or(u64::MAX)
+        }
+    }
+}
+
 fn key(tag: u8, height: u64, index: u32) -> Vec<u8> {
     let mut k = Vec::with_capacity(13);
     k.push(tag);
@@ -334,6 +345,22 @@ impl Index {
 
     /// Trades newest first, before `cursor` (`height.index` of the last one seen), filtered.
     pub fn trades(&self, f: &TradeFilter, cursor: Option<(u64, u32)>, limit: usize) -> Found<Page<TradeView>> {
+        let (found, next) = self.trade_records(f, cursor, limit)?;
+        Ok(Page {
+            items: found.into_iter().map(TradeView::from).collect(),
+            next_cursor: next.map(|(h, i)| format!("{h}.{i}")),
+        })
+    }
+
+    /// Trade records newest first, before `cursor` (height and index of the last one seen),
+    /// filtered, and the cursor of the next page if more may follow (a page ends after
+    /// [`view::SCAN_MAX`] examined).
+    pub fn trade_records(
+        &self,
+        f: &TradeFilter,
+        cursor: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Found<(Vec<TradeRecord>, Option<(u64, u32)>)> {
         let end = match cursor {
             Some((h, i)) => Bound::Excluded(key(b'T', h, i)),
             None => Bound::Included(key(b'T', u64::MAX, u32::MAX)),
@@ -343,7 +370,7 @@ impl Index {
         let mut last_seen = None;
         for (scanned, item) in self.tree.range((Bound::Included(key(b'T', 0, 0)), end)).rev().enumerate() {
             if items.len() == limit || scanned == view::SCAN_MAX {
-                next_cursor = last_seen.map(|(h, i): (u64, u32)| format!("{h}.{i}"));
+                next_cursor = last_seen;
                 break;
             }
             let (_, v) = item.map_err(|e| corrupt("trade", e))?;
@@ -355,29 +382,38 @@ impl Index {
                 && f.from_ms.is_none_or(|from| t.time_ms >= from)
                 && f.until_ms.is_none_or(|until| t.time_ms < until);
             if keep {
-                items.push(TradeView::from(t));
+                items.push(t);
             }
         }
-        Ok(Page { items, next_cursor })
+        Ok((items, next_cursor))
     }
 
     /// Volume and volume-weighted price per ecosystem and currency, over every trade.
     pub fn volumes(&self) -> Found<Vec<VolumeView>> {
+        let mut out = Vec::new();
+        for (ecosystem, currency, v) in self.volume_records()? {
+            let vwap = v.volume_weighted_price();
+            out.push(VolumeView {
+                volume_weighted_price_per_tonne: words::price(vwap, &currency),
+                ecosystem,
+                currency,
+                trades: v.trades,
+                volume: bct_ledger::Amount::from_kg(v.kg).into(),
+                volume_weighted_price_per_tonne_minor: vwap,
+            });
+        }
+        Ok(out)
+    }
+
+    /// (ecosystem code, currency, volume) of every ecosystem and currency traded.
+    pub fn volume_records(&self) -> Found<Vec<(String, String, Volume)>> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(b"V") {
             let (k, v) = item.map_err(|e| corrupt("volume", e))?;
             let v: Volume = serde_json::from_slice(&v).map_err(|e| corrupt("volume", e))?;
             let rest = String::from_utf8_lossy(&k[1..]).to_string();
             let (ecosystem, currency) = rest.split_once('\0').unwrap_or((&rest, ""));
-            let vwap = if v.kg == 0 { 0 } else { (v.value / u128::from(v.kg)) as u64 };
-            out.push(VolumeView {
-                ecosystem: ecosystem.to_string(),
-                currency: currency.to_string(),
-                trades: v.trades,
-                volume: bct_ledger::Amount::from_kg(v.kg).into(),
-                volume_weighted_price_per_tonne: words::price(vwap, currency),
-                volume_weighted_price_per_tonne_minor: vwap,
-            });
+            out.push((ecosystem.to_string(), currency.to_string(), v));
         }
         Ok(out)
     }

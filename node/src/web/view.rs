@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use bct_ledger::block::{Block, TxResult};
-use bct_ledger::state::{State, Totals};
+use bct_ledger::state::{GroupKey, State, Totals};
 use bct_ledger::types::{
     Account, AccountStatus, Attestation, Ecosystem, Lot, LotState, Project, ProjectStatus, Purpose, Retirement, Role,
     Ticket,
@@ -815,38 +815,64 @@ fn groups(map: BTreeMap<String, Totals>) -> Vec<GroupTotals> {
     map.into_iter().map(|(key, t)| GroupTotals { key, totals: (&t).into() }).collect()
 }
 
-/// The registry's totals, overall (maintained by the ledger at commit) and by group (summed
-/// over the lots, the same way as gRPC `GetSupply`).
+/// The registry's totals now, overall and by group: the ledger keeps them per (project,
+/// vintage) at every commit, so this sums a few hundred entries, never the lots.
 pub fn supply(ledger: &NodeLedger) -> Supply {
     let state = ledger.state();
+    supply_of(state, ledger.height(), &ledger.meta().totals, state.group_totals())
+}
+
+/// The registry's totals as they were after block `height` (the ledger keeps them per block).
+pub fn supply_at(ledger: &NodeLedger, height: u64) -> Found<Supply> {
+    if height > ledger.height() {
+        return Err(Lookup::NotFound(format!("height {height}: the chain is at height {}", ledger.height())));
+    }
+    let all = ledger.totals_at(height).map_err(|e| Lookup::Store(e.to_string()))?.ok_or_else(|| {
+        Lookup::NotFound(format!(
+            "totals at height {height}: this node's store keeps totals per block only from the height it was \
+             upgraded at; ask for a later height"
+        ))
+    })?;
+    let groups = ledger.group_totals_at(height, None).map_err(|e| Lookup::Store(e.to_string()))?;
+    Ok(supply_of(ledger.state(), height, &all, &groups))
+}
+
+/// Sums (project, vintage) group totals by ecosystem, region, vintage and project.
+fn supply_of(state: &State, height: u64, all: &Totals, groups_in: &BTreeMap<GroupKey, Totals>) -> Supply {
     let mut by_ecosystem: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_region: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_vintage: BTreeMap<String, Totals> = BTreeMap::new();
     let mut by_project: BTreeMap<String, Totals> = BTreeMap::new();
-    let mut apply = |ticket: &Ticket, f: &dyn Fn(&mut Totals)| {
-        if let Some(p) = state.projects.get(&ticket.project) {
-            f(by_ecosystem.entry(ecosystem_code(p.ecosystem).to_string()).or_default());
-            f(by_region.entry(p.location.region.clone()).or_default());
+    for ((project, vintage), t) in groups_in {
+        if let Some(p) = state.projects.get(project) {
+            by_ecosystem.entry(ecosystem_code(p.ecosystem).to_string()).or_default().add(t);
+            by_region.entry(p.location.region.clone()).or_default().add(t);
         }
-        f(by_vintage.entry(ticket.period.vintage().to_string()).or_default());
-        f(by_project.entry(ticket.project.clone()).or_default());
-    };
-    for (_, t) in state.tickets.iter() {
-        apply(t, &|g| g.add_issued(t.quantity));
-    }
-    for (_, lot) in state.lots.iter() {
-        if let Some(t) = state.tickets.get(&lot.ticket) {
-            apply(t, &|g| g.add_lot(lot));
-        }
+        by_vintage.entry(vintage.to_string()).or_default().add(t);
+        by_project.entry(project.clone()).or_default().add(t);
     }
     Supply {
-        height: ledger.height(),
-        totals: (&ledger.meta().totals).into(),
+        height,
+        totals: all.into(),
         by_ecosystem: groups(by_ecosystem),
         by_region: groups(by_region),
         by_vintage: groups(by_vintage),
         by_project: groups(by_project),
     }
+}
+
+/// A project's totals now (the sum of its vintages' totals kept at commit).
+pub fn project_totals(state: &State, project: &str) -> Totals {
+    let mut t = Totals::default();
+    for (_, g) in state.group_totals().range((project.to_string(), 0)..=(project.to_string(), u32::MAX)) {
+        t.add(g);
+    }
+    t
+}
+
+/// A ticket's totals now (kept at commit).
+pub fn ticket_totals(state: &State, ticket: &str) -> Totals {
+    state.ticket_totals().get(ticket).cloned().unwrap_or_default()
 }
 
 /// The chain's status as the answering node sees it.
@@ -934,24 +960,13 @@ pub fn projects(state: &State, f: &ProjectFilter, cursor: Option<&str>, limit: u
     Page { items, next_cursor }
 }
 
-fn totals_of_tickets<'a>(state: &State, tickets: impl Iterator<Item = &'a Ticket>) -> Totals {
-    let mut t = Totals::default();
-    for ticket in tickets {
-        t.add_issued(ticket.quantity);
-        for lot in state.lots_of_ticket(&ticket.id) {
-            t.add_lot(lot);
-        }
-    }
-    t
-}
-
 /// A project with its attestations and tickets.
 pub fn project(state: &State, id: &str) -> Found<ProjectDetail> {
     let p = state.projects.get(&id.to_string()).ok_or_else(|| Lookup::NotFound(format!("project {}", quote(id))))?;
     let tickets = state.tickets_of(id);
     Ok(ProjectDetail {
         project: project_view(state, p),
-        totals: (&totals_of_tickets(state, tickets.iter().copied())).into(),
+        totals: (&project_totals(state, id)).into(),
         attestations: state.attestations_of(id).into_iter().map(|a| attestation_view(state, a)).collect(),
         tickets: tickets.into_iter().map(|t| ticket_view(state, t)).collect(),
     })
@@ -973,7 +988,7 @@ pub fn ticket(state: &State, id: &str) -> Found<TicketDetail> {
         project: project_view(state, p),
         lots: lots_view,
         lots_truncated,
-        totals: (&totals_of_tickets(state, std::iter::once(t))).into(),
+        totals: (&ticket_totals(state, id)).into(),
         attestations: state
             .attestations_of(&t.project)
             .into_iter()
@@ -1031,6 +1046,17 @@ pub fn parse_serial(s: &str) -> Found<u64> {
 
 /// The ticket, lot and retirement of serial `serial`.
 pub fn serial(state: &State, serial: u64) -> Found<SerialLookup> {
+    let (t, lot, retirement) = find_serial(state, serial)?;
+    Ok(SerialLookup {
+        serial,
+        ticket: ticket_view(state, t),
+        lot: lot_view(state, lot),
+        retirement: retirement.map(|r| retirement_view(state, r)),
+    })
+}
+
+/// The ticket, the lot holding it now, and the retirement that consumed serial `serial`.
+pub fn find_serial(state: &State, serial: u64) -> Found<(&Ticket, &Lot, Option<&Retirement>)> {
     let not_found = || {
         Lookup::NotFound(format!(
             "serial number {serial}: no ticket has it (issued serials run from 1 to {})",
@@ -1043,10 +1069,10 @@ pub fn serial(state: &State, serial: u64) -> Found<SerialLookup> {
     }
     let t = state.tickets.get(&lot.ticket).ok_or_else(not_found)?;
     let retirement = match lot.state {
-        LotState::Retired { retirement } => state.retirements.get(&retirement).map(|r| retirement_view(state, r)),
+        LotState::Retired { retirement } => state.retirements.get(&retirement),
         _ => None,
     };
-    Ok(SerialLookup { serial, ticket: ticket_view(state, t), lot: lot_view(state, lot), retirement })
+    Ok((t, lot, retirement))
 }
 
 /// Filters of the retirement search.
@@ -1077,14 +1103,30 @@ pub fn parse_id_cursor(s: &str) -> Found<u64> {
 
 /// One page of retirements, newest first, before `cursor` (a retirement id).
 pub fn retirements(state: &State, f: &RetirementFilter, cursor: Option<u64>, limit: usize) -> Page<RetirementView> {
+    let (found, next) = find_retirements(state, f, cursor, limit);
+    Page {
+        items: found.into_iter().map(|r| retirement_view(state, r)).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }
+}
+
+/// One page of retirements, newest first, with ids below `before`, and the `before` of the
+/// next page if more may follow (a page ends after [`SCAN_MAX`] examined).
+pub fn find_retirements<'s>(
+    state: &'s State,
+    f: &RetirementFilter,
+    before: Option<u64>,
+    limit: usize,
+) -> (Vec<&'s Retirement>, Option<u64>) {
     let b = f.beneficiary.as_deref().map(fold);
+    let cursor = before;
     let end = cursor.map_or(Bound::Unbounded, Bound::Excluded);
     let mut items = Vec::new();
     let mut next_cursor = None;
     for (scanned, (id, r)) in state.retirements.range((Bound::Unbounded, end)).rev().enumerate() {
         if items.len() == limit || scanned == SCAN_MAX {
             // the next page starts with this one (the range's end is exclusive)
-            next_cursor = Some((id + 1).to_string());
+            next_cursor = Some(id + 1);
             break;
         }
         let ticket = state.tickets.get(&r.ticket);
@@ -1098,10 +1140,10 @@ pub fn retirements(state: &State, f: &RetirementFilter, cursor: Option<u64>, lim
             && f.from_ms.is_none_or(|from| r.time_ms >= from)
             && f.until_ms.is_none_or(|until| r.time_ms < until);
         if keep {
-            items.push(retirement_view(state, r));
+            items.push(r);
         }
     }
-    Page { items, next_cursor }
+    (items, next_cursor)
 }
 
 /// A retirement.
@@ -1147,6 +1189,18 @@ pub fn parse_address(field: &str, s: &str) -> Found<Address> {
 
 /// One page of participants in address order after `cursor`.
 pub fn accounts(state: &State, f: &AccountFilter, cursor: Option<Address>, limit: usize) -> Page<AccountView> {
+    let (found, next) = find_accounts(state, f, cursor, limit);
+    Page { items: found.into_iter().map(account_view).collect(), next_cursor: next.map(|a| a.to_string()) }
+}
+
+/// One page of participants in address order after `cursor`, and the cursor of the next
+/// page if more may follow (a page ends after [`SCAN_MAX`] examined).
+pub fn find_accounts<'s>(
+    state: &'s State,
+    f: &AccountFilter,
+    cursor: Option<Address>,
+    limit: usize,
+) -> (Vec<&'s Account>, Option<Address>) {
     let q = f.q.as_deref().map(fold);
     let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
     let mut items = Vec::new();
@@ -1154,7 +1208,7 @@ pub fn accounts(state: &State, f: &AccountFilter, cursor: Option<Address>, limit
     let mut last_seen: Option<&Address> = None;
     for (scanned, (address, a)) in state.accounts.range((start, Bound::Unbounded)).enumerate() {
         if items.len() == limit || scanned == SCAN_MAX {
-            next_cursor = last_seen.map(ToString::to_string);
+            next_cursor = last_seen.copied();
             break;
         }
         last_seen = Some(address);
@@ -1165,10 +1219,10 @@ pub fn accounts(state: &State, f: &AccountFilter, cursor: Option<Address>, limit
             _ => true,
         };
         if status_ok && f.role.is_none_or(|r| r == a.role) && q.as_ref().is_none_or(|q| fold(&a.name).contains(q)) {
-            items.push(account_view(a));
+            items.push(a);
         }
     }
-    Page { items, next_cursor }
+    (items, next_cursor)
 }
 
 /// A participant with its holdings.

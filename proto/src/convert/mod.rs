@@ -147,7 +147,8 @@ where
     map(p).ok_or_else(|| ProtoError::Unspecified { field: at.to_string() })
 }
 
-pub(crate) fn role_to_pb(r: Role) -> pb::Role {
+/// The protobuf form of a ledger enum.
+pub fn role_to_pb(r: Role) -> pb::Role {
     match r {
         Role::Authority => pb::Role::Authority,
         Role::Verifier => pb::Role::Verifier,
@@ -166,7 +167,8 @@ pub(crate) fn role(v: i32, at: At<'_>) -> Result<Role, ProtoError> {
     })
 }
 
-pub(crate) fn ecosystem_to_pb(e: Ecosystem) -> pb::Ecosystem {
+/// The protobuf form of a ledger enum.
+pub fn ecosystem_to_pb(e: Ecosystem) -> pb::Ecosystem {
     match e {
         Ecosystem::Mangrove => pb::Ecosystem::Mangrove,
         Ecosystem::SaltMarsh => pb::Ecosystem::SaltMarsh,
@@ -193,7 +195,8 @@ pub(crate) fn ecosystem(v: i32, at: At<'_>) -> Result<Ecosystem, ProtoError> {
     })
 }
 
-pub(crate) fn purpose_to_pb(p: Purpose) -> pb::Purpose {
+/// The protobuf form of a ledger enum.
+pub fn purpose_to_pb(p: Purpose) -> pb::Purpose {
     match p {
         Purpose::Voluntary => pb::Purpose::Voluntary,
         Purpose::Event => pb::Purpose::Event,
@@ -212,4 +215,32 @@ pub(crate) fn purpose(v: i32, at: At<'_>) -> Result<Purpose, ProtoError> {
         pb::Purpose::JudicialRestoration => Some(Purpose::JudicialRestoration),
         pb::Purpose::Other => Some(Purpose::Other),
     })
+}
+
+/// A filter on a role in a query: 0 (`UNSPECIFIED`) means no filter; an unknown number is
+/// an error naming `field`.
+pub fn role_filter(v: i32, field: &str) -> Result<Option<Role>, ProtoError> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        role(v, At::root(field)).map(Some)
+    }
+}
+
+/// A filter on an ecosystem in a query, as [`role_filter`].
+pub fn ecosystem_filter(v: i32, field: &str) -> Result<Option<Ecosystem>, ProtoError> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        ecosystem(v, At::root(field)).map(Some)
+    }
+}
+
+/// A filter on a retirement purpose in a query, as [`role_filter`].
+pub fn purpose_filter(v: i32, field: &str) -> Result<Option<Purpose>, ProtoError> {
+    if v == 0 {
+        Ok(None)
+    } else {
+        purpose(v, At::root(field)).map(Some)
+    }
 }

@@ -776,7 +776,7 @@ impl Client {
         let r = self
             .query
             .clone()
-            .get_supply(Client::query_request(pb::GetSupplyRequest {}))
+            .get_supply(Client::query_request(pb::GetSupplyRequest { height: None }))
             .await
             .map_err(|s| self.status_error(s))?
             .into_inner();
