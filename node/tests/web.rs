@@ -402,10 +402,24 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         assert_eq!(verified.summary.retirement_id, retirement);
         let check = http(web, "POST", "/api/v1/certificates/verify", &[], file.body.as_bytes()).await.json();
         assert_eq!(check["verified"], true, "{check}");
+        let checks = check["checks"].as_array().expect("each check");
+        assert_eq!(checks.len(), 11);
+        assert!(checks.iter().all(|c| c["verdict"] == "passed"), "{check}");
         let tampered = file.body.replace("Zhangzhou Food Company", "Someone Else Entirely");
         let check = http(web, "POST", "/api/v1/certificates/verify", &[], tampered.as_bytes()).await.json();
         assert_eq!(check["verified"], false, "{check}");
         assert!(check["reason"].as_str().is_some_and(|r| r.contains("beneficiary")), "{check}");
+        let failed: Vec<&str> = check["checks"]
+            .as_array()
+            .expect("each check")
+            .iter()
+            .filter(|c| c["verdict"] == "failed")
+            .filter_map(|c| c["check"].as_str())
+            .collect();
+        assert_eq!(failed, vec!["summary"], "{check}");
+        let check = http(web, "POST", "/api/v1/certificates/verify", &[], b"not a certificate").await.json();
+        assert_eq!(check["checks"][0]["verdict"], "failed", "{check}");
+        assert_eq!(check["checks"][1]["verdict"], "not_run", "{check}");
         refused(web, "/api/v1/retirements/987654/certificate", 404, "not_found", "987654").await;
 
         // CSV: the retirements export read with a CSV reader equals the JSON API row by row.

@@ -379,8 +379,70 @@ impl DecodedCertificate {
         }
     }
 
-    /// Checks everything the certificate claims against `genesis`, with no other input.
+    /// Checks everything the certificate claims against `genesis`, with no other input,
+    /// stopping at the first check that fails.
     pub fn verify(&self, genesis: &Genesis) -> Result<Verified, CertificateError> {
+        self.run_checks(genesis, true).1
+    }
+
+    /// Runs every check, in [`Check::ALL`] order, and reports each verdict; a check that
+    /// fails does not stop the others. With `stop_at_first`, the checks after a failure are
+    /// not run (reported as `None`). The outcome is the first failure, or what it proves.
+    fn run_checks(&self, genesis: &Genesis, stop_at_first: bool) -> (Vec<Verdict>, Result<Verified, CertificateError>) {
+        // Cheap checks first, signatures last: every check must pass, so the order changes
+        // only which reason a doctored certificate is refused with, and how fast.
+        let mut verdicts = Vec::with_capacity(Check::ALL.len());
+        let mut first_error: Option<CertificateError> = None;
+        let mut commit_check = None;
+        for check in Check::ALL.into_iter().skip_while(|c| *c != Check::Chain) {
+            if stop_at_first && first_error.is_some() {
+                verdicts.push(Verdict { check, outcome: None });
+                continue;
+            }
+            let outcome = match check {
+                Check::Chain => self.check_chain(genesis),
+                Check::Signer => self.check_signer(),
+                Check::Result => self.check_result(),
+                Check::Proofs => self.check_proofs(),
+                Check::ValidatorSet => self.check_validator_set(genesis),
+                Check::CommitTarget => self.check_commit_target(),
+                Check::Record => self.check_record(),
+                Check::TxSignature => {
+                    if self.tx.verify_signature() {
+                        Ok(())
+                    } else {
+                        Err(CertificateError::BadTxSignature)
+                    }
+                }
+                Check::CommitSignatures => match self.commit.verify(&genesis.chain_id, &self.validators) {
+                    Ok(c) => {
+                        commit_check = Some(c);
+                        Ok(())
+                    }
+                    Err(e) => Err(CertificateError::Commit(e)),
+                },
+                Check::File | Check::Summary => Ok(()),
+            };
+            if let Err(e) = &outcome {
+                first_error.get_or_insert_with(|| e.clone());
+            }
+            verdicts.push(Verdict { check, outcome: Some(outcome) });
+        }
+        let verified = match (first_error, commit_check) {
+            (Some(e), _) => Err(e),
+            (None, Some(check)) => Ok(Verified {
+                summary: self.summary(),
+                signed_power: check.signed_power,
+                total_power: check.total_power,
+                signers: check.signers,
+            }),
+            (None, None) => Err(CertificateError::Missing("commit signatures")),
+        };
+        (verdicts, verified)
+    }
+
+    /// The certificate, its block header and its transaction are for the genesis chain.
+    fn check_chain(&self, genesis: &Genesis) -> Result<(), CertificateError> {
         let chain = &genesis.chain_id;
         let same_chain = |field: &'static str, got: &str| {
             if got == chain {
@@ -391,34 +453,37 @@ impl DecodedCertificate {
         };
         same_chain("chain_id", &self.chain_id)?;
         same_chain("header.chain_id", &self.header.chain_id)?;
-        same_chain("the transaction's chain_id", &self.tx.body().chain_id)?;
+        same_chain("the transaction's chain_id", &self.tx.body().chain_id)
+    }
 
-        // Cheap checks first, signatures last: every check must pass, so the order changes
-        // only which reason a doctored certificate is refused with, and how fast.
-
-        // 1. The transaction names the key that signed it.
+    /// The transaction names the key that signed it.
+    fn check_signer(&self) -> Result<(), CertificateError> {
         let key_address = Address::from_public_key(self.tx.public_key());
         if self.tx.body().signer != key_address {
             return Err(CertificateError::SignerMismatch { signer: self.tx.body().signer, key_address });
         }
+        Ok(())
+    }
 
-        // 2. Its result: accepted, for this transaction, retiring exactly its quantity of its ticket.
+    /// Its result: accepted, for this transaction, retiring exactly its quantity of its ticket.
+    fn check_result(&self) -> Result<(), CertificateError> {
         let tx_id = self.tx.id();
         if self.result.tx != tx_id {
             return Err(CertificateError::ResultForOtherTx { expected: tx_id, got: self.result.tx });
         }
-        self.check_serials()?;
+        self.check_serials()
+    }
 
-        // 3. Both in the block: Merkle paths to the header's roots, at the same position.
-        self.check_proofs()?;
-
-        // 4. The validator set: the header's, and the genesis set.
+    /// The validator set: the header's, and the genesis set.
+    fn check_validator_set(&self, genesis: &Genesis) -> Result<(), CertificateError> {
         if validator_set_hash(&self.validators) != self.header.validator_set_hash {
             return Err(CertificateError::ValidatorSetHash);
         }
-        self.check_genesis_set(genesis)?;
+        self.check_genesis_set(genesis)
+    }
 
-        // 5. The commit is for this header.
+    /// The commit is for this header.
+    fn check_commit_target(&self) -> Result<(), CertificateError> {
         if self.commit.height != self.header.height {
             return Err(CertificateError::CommitForOtherBlock(format!(
                 "commit.height is {}, the header's height is {}",
@@ -432,22 +497,7 @@ impl DecodedCertificate {
                 self.commit.block_hash
             )));
         }
-
-        // 6. The informative record, if present, says the same.
-        self.check_record()?;
-
-        // 7. The signatures: the transaction's, then more than 2/3 of the set's power over the header.
-        if !self.tx.verify_signature() {
-            return Err(CertificateError::BadTxSignature);
-        }
-        let check = self.commit.verify(chain, &self.validators).map_err(CertificateError::Commit)?;
-
-        Ok(Verified {
-            summary: self.summary(),
-            signed_power: check.signed_power,
-            total_power: check.total_power,
-            signers: check.signers,
-        })
+        Ok(())
     }
 
     fn check_serials(&self) -> Result<(), CertificateError> {
@@ -616,28 +666,149 @@ impl CertificateFile {
 }
 
 /// Checks a certificate file offline against `genesis`: see the module documentation. On
-/// success, returns what it proves; otherwise, why it is refused.
+/// success, returns what it proves; otherwise, why it is refused (the first check that fails).
 pub fn verify_file(content: &[u8], genesis: &Genesis) -> Result<Verified, CertificateError> {
-    if content.len() > CERTIFICATE_FILE_BYTES_MAX {
-        return Err(CertificateError::TooLarge {
-            what: "the certificate file",
-            size: content.len(),
-            max: CERTIFICATE_FILE_BYTES_MAX,
-        });
-    }
-    let file: CertificateFile =
-        serde_json::from_slice(content).map_err(|e| CertificateError::NotACertificateFile(e.to_string()))?;
-    if file.format != CERTIFICATE_FORMAT {
-        return Err(CertificateError::Format { got: file.format });
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(file.certificate_base64.as_bytes())
-        .map_err(|e| CertificateError::Base64(e.to_string()))?;
-    let decoded = DecodedCertificate::decode(&bytes)?;
+    run_file_checks(content, genesis, true).1
+}
+
+/// Checks a certificate file like [`verify_file`] and reports every check's verdict: each
+/// check of the embedded certificate runs even when another failed, so the report shows
+/// everything that is wrong. The outcome is the same as [`verify_file`]'s.
+pub fn check_file(content: &[u8], genesis: &Genesis) -> (Vec<Verdict>, Result<Verified, CertificateError>) {
+    run_file_checks(content, genesis, false)
+}
+
+fn run_file_checks(
+    content: &[u8],
+    genesis: &Genesis,
+    stop_at_first: bool,
+) -> (Vec<Verdict>, Result<Verified, CertificateError>) {
+    let not_run = |from: usize| Check::ALL[from..].iter().map(|&check| Verdict { check, outcome: None });
+    let decoded = (|| {
+        if content.len() > CERTIFICATE_FILE_BYTES_MAX {
+            return Err(CertificateError::TooLarge {
+                what: "the certificate file",
+                size: content.len(),
+                max: CERTIFICATE_FILE_BYTES_MAX,
+            });
+        }
+        let file: CertificateFile =
+            serde_json::from_slice(content).map_err(|e| CertificateError::NotACertificateFile(e.to_string()))?;
+        if file.format != CERTIFICATE_FORMAT {
+            return Err(CertificateError::Format { got: file.format });
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(file.certificate_base64.as_bytes())
+            .map_err(|e| CertificateError::Base64(e.to_string()))?;
+        Ok((file, DecodedCertificate::decode(&bytes)?))
+    })();
+    let (file, decoded) = match decoded {
+        Ok(d) => d,
+        Err(e) => {
+            let mut verdicts = vec![Verdict { check: Check::File, outcome: Some(Err(e.clone())) }];
+            verdicts.extend(not_run(1));
+            return (verdicts, Err(e));
+        }
+    };
+    let mut verdicts = vec![Verdict { check: Check::File, outcome: Some(Ok(())) }];
     // The summary is what people read: it must say what the bytes say (checked first, as it
     // costs nothing), and the bytes must then verify.
-    compare_summaries(&file.retirement, &decoded.summary())?;
-    decoded.verify(genesis)
+    let summary = compare_summaries(&file.retirement, &decoded.summary());
+    verdicts.push(Verdict { check: Check::Summary, outcome: Some(summary.clone()) });
+    if let (Err(e), true) = (&summary, stop_at_first) {
+        verdicts.extend(not_run(2));
+        return (verdicts, Err(e.clone()));
+    }
+    let (rest, verified) = decoded.run_checks(genesis, stop_at_first);
+    verdicts.extend(rest);
+    (verdicts, summary.and(verified))
+}
+
+/// One check of a certificate, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The file is a certificate file of this format whose embedded bytes decode canonically.
+    File,
+    /// The readable summary says exactly what the embedded bytes say.
+    Summary,
+    /// The certificate, its block and its transaction are for the genesis chain.
+    Chain,
+    /// The transaction names the key that signed it.
+    Signer,
+    /// Its result is accepted, for this transaction, and retires exactly its quantity.
+    Result,
+    /// The transaction and its result are in the block (Merkle paths to the header's roots).
+    Proofs,
+    /// The validator set is the header's and the genesis set.
+    ValidatorSet,
+    /// The commit is for this block.
+    CommitTarget,
+    /// The readable retirement record says what the transaction says.
+    Record,
+    /// The retirement transaction's signature verifies.
+    TxSignature,
+    /// More than 2/3 of the voting power signed the block.
+    CommitSignatures,
+}
+
+impl Check {
+    /// Every check, in the order they run.
+    pub const ALL: [Check; 11] = [
+        Check::File,
+        Check::Summary,
+        Check::Chain,
+        Check::Signer,
+        Check::Result,
+        Check::Proofs,
+        Check::ValidatorSet,
+        Check::CommitTarget,
+        Check::Record,
+        Check::TxSignature,
+        Check::CommitSignatures,
+    ];
+
+    /// A stable code (`file`, `summary`, `chain`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Check::File => "file",
+            Check::Summary => "summary",
+            Check::Chain => "chain",
+            Check::Signer => "signer",
+            Check::Result => "result",
+            Check::Proofs => "proofs",
+            Check::ValidatorSet => "validator_set",
+            Check::CommitTarget => "commit_target",
+            Check::Record => "record",
+            Check::TxSignature => "tx_signature",
+            Check::CommitSignatures => "commit_signatures",
+        }
+    }
+
+    /// What it checks, in English.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Check::File => "The file is a bct certificate file whose embedded certificate decodes",
+            Check::Summary => "The readable summary says exactly what the certificate proves",
+            Check::Chain => "The certificate, its block and its transaction are for the genesis chain",
+            Check::Signer => "The retirement names the key that signed it",
+            Check::Result => "The ledger accepted the retirement and retired exactly its quantity",
+            Check::Proofs => "The retirement and its result are in the block (Merkle proofs)",
+            Check::ValidatorSet => "The block's validator set is the genesis set",
+            Check::CommitTarget => "The validators' commit is for this block",
+            Check::Record => "The retirement record says what the transaction says",
+            Check::TxSignature => "The retiree's signature is valid",
+            Check::CommitSignatures => "Validators with more than 2/3 of the voting power signed the block",
+        }
+    }
+}
+
+/// A check and its verdict: `None` when it did not run (an earlier check it needs failed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The check.
+    pub check: Check,
+    /// Passed, failed with the reason, or not run.
+    pub outcome: Option<Result<(), CertificateError>>,
 }
 
 /// Refuses a readable summary that differs from the verified one, naming the first field.

@@ -266,3 +266,34 @@ fn a_genesis_with_another_validator_set_is_refused() {
     let e = verify_json(&f.file_json, &chain).expect_err("other chain");
     assert!(matches!(e, CertificateError::WrongChain { field: "chain_id", .. }), "{e}");
 }
+
+/// The report of every check: a genuine certificate passes them all; one with two faults
+/// (another signature, another validator set) fails exactly those two and passes the rest,
+/// while `verify_file` refuses it with the first; an unreadable file fails the first check
+/// and runs none of the others.
+#[test]
+fn each_check_has_its_verdict() {
+    use bct_wallet::client::certificate::{check_file, Check};
+    let f = fixture();
+    let (verdicts, outcome) = check_file(f.file_json.as_bytes(), &f.genesis);
+    assert!(outcome.is_ok());
+    assert_eq!(verdicts.iter().map(|v| v.check).collect::<Vec<_>>(), Check::ALL.to_vec());
+    assert!(verdicts.iter().all(|v| v.outcome == Some(Ok(()))), "{verdicts:?}");
+
+    let mut c = f.certificate.clone();
+    c.tx.as_mut().expect("tx").signature[10] ^= 1;
+    let mut g = f.genesis.clone();
+    g.validators[0].power = 2;
+    let json = file_for(&c).expect("decodes");
+    let (verdicts, outcome) = check_file(json.as_bytes(), &g);
+    let failed: Vec<Check> = verdicts.iter().filter(|v| matches!(v.outcome, Some(Err(_)))).map(|v| v.check).collect();
+    assert_eq!(failed, vec![Check::ValidatorSet, Check::TxSignature]);
+    assert!(verdicts.iter().all(|v| v.outcome.is_some()), "every check ran: {verdicts:?}");
+    assert!(matches!(outcome, Err(CertificateError::NotGenesisSet { .. })));
+    assert_eq!(verify_json(&json, &g).map(|_| ()), outcome.map(|_| ()));
+
+    let (verdicts, outcome) = check_file(b"{ not json", &f.genesis);
+    assert!(matches!(outcome, Err(CertificateError::NotACertificateFile(_))));
+    assert!(matches!(verdicts[0].outcome, Some(Err(CertificateError::NotACertificateFile(_)))));
+    assert!(verdicts[1..].iter().all(|v| v.outcome.is_none()), "{verdicts:?}");
+}

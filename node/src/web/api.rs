@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bct_proto::certificate::{verify_file, CertificateFile};
+use bct_proto::certificate::{check_file, CertificateFile};
 use bct_proto::pb;
 use bct_proto::pb::query_server::Query as _;
 use serde::{Deserialize, Serialize};
@@ -393,8 +393,24 @@ pub struct CertificateCheck {
     pub total_power: Option<u64>,
     /// The validators that signed.
     pub signers: Vec<String>,
+    /// Every check, in the order they run, with its verdict.
+    pub checks: Vec<CheckVerdict>,
     /// A reminder: the offline `bct verify` is the check that trusts no server.
     pub offline_check: String,
+}
+
+/// One check of a certificate and its verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckVerdict {
+    /// Stable code: `file`, `summary`, `chain`, `signer`, `result`, `proofs`, `validator_set`,
+    /// `commit_target`, `record`, `tx_signature`, `commit_signatures`.
+    pub check: String,
+    /// What it checks, in English.
+    pub description: String,
+    /// `passed`, `failed`, or `not_run` (the file could not be read).
+    pub verdict: String,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 /// Checks a certificate file (the request body) with the same code as `bct verify`, against
@@ -528,7 +544,22 @@ impl Web {
         let offline_check = "This check ran on the node that answered. The check that trusts no server is the \
                              offline one: bct verify <file> --genesis genesis.json"
             .to_string();
-        match verify_file(content, self.chain.genesis()) {
+        let (verdicts, outcome) = check_file(content, self.chain.genesis());
+        let checks = verdicts
+            .into_iter()
+            .map(|v| CheckVerdict {
+                check: v.check.code().to_string(),
+                description: v.check.describe().to_string(),
+                verdict: match &v.outcome {
+                    Some(Ok(())) => "passed",
+                    Some(Err(_)) => "failed",
+                    None => "not_run",
+                }
+                .to_string(),
+                reason: v.outcome.and_then(Result::err).map(|e| e.to_string()),
+            })
+            .collect();
+        match outcome {
             Ok(v) => CertificateCheck {
                 verified: true,
                 reason: None,
@@ -536,6 +567,7 @@ impl Web {
                 signed_power: Some(v.signed_power),
                 total_power: Some(v.total_power),
                 signers: v.signers.iter().map(|s| s.name.clone()).collect(),
+                checks,
                 offline_check,
             },
             Err(e) => CertificateCheck {
@@ -545,6 +577,7 @@ impl Web {
                 signed_power: None,
                 total_power: None,
                 signers: Vec::new(),
+                checks,
                 offline_check,
             },
         }

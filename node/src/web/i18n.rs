@@ -81,6 +81,11 @@ impl Lang {
     /// `en` in this language: the Chinese of an English label from [`LABELS`], or the label
     /// itself in English (or when it has no translation).
     pub fn t(self, en: &'static str) -> &'static str {
+        self.tr(en)
+    }
+
+    /// [`Lang::t`] for a label that is not a literal (an English text built elsewhere).
+    pub fn tr<'a>(self, en: &'a str) -> &'a str {
         match self {
             Lang::En => en,
             Lang::Zh => LABELS.iter().find(|(e, _)| *e == en).map_or(en, |(_, zh)| zh),
@@ -222,6 +227,27 @@ pub const LABELS: &[(&str, &str)] = &[
         "选择证书文件（来自本站或 `bct certificate get`）或粘贴其内容：节点用 `bct verify` 的同一代码对照创世文件核验。",
     ),
     ("Retirements of this ticket", "本碳票的注销记录"),
+    ("Each check", "逐项核验"),
+    ("passed", "通过"),
+    ("failed", "未通过"),
+    ("not run", "未执行"),
+    ("The file is a bct certificate file whose embedded certificate decodes", "文件是 bct 证书文件，内嵌证书可解码"),
+    ("The readable summary says exactly what the certificate proves", "可读摘要与证书所证明的内容完全一致"),
+    (
+        "The certificate, its block and its transaction are for the genesis chain",
+        "证书、其区块与交易均属于创世文件所定义的链",
+    ),
+    ("The retirement names the key that signed it", "注销交易所载签名人即签名密钥的地址"),
+    ("The ledger accepted the retirement and retired exactly its quantity", "账本已接受该注销，且注销数量与交易一致"),
+    ("The retirement and its result are in the block (Merkle proofs)", "注销交易及其结果在区块中（默克尔证明）"),
+    ("The block's validator set is the genesis set", "区块的验证节点集合即创世集合"),
+    ("The validators' commit is for this block", "验证节点的提交签名针对本区块"),
+    ("The retirement record says what the transaction says", "注销记录与交易内容一致"),
+    ("The retiree's signature is valid", "注销人的签名有效"),
+    (
+        "Validators with more than 2/3 of the voting power signed the block",
+        "持有超过 2/3 投票权的验证节点签署了该区块",
+    ),
 ];
 
 #[cfg(test)]

@@ -975,6 +975,19 @@ fn verify_form(lang: Lang, check: Option<&CertificateCheck>) -> Markup {
             } @else {
                 div.error { p.bad { "✘ REFUSED" } p { (c.reason.clone().unwrap_or_default()) } }
             }
+            h2 { (l("Each check")) }
+            table.checks {
+                tbody {
+                    @for v in &c.checks {
+                        tr class=(v.verdict) {
+                            td { (match v.verdict.as_str() { "passed" => "✔", "failed" => "✘", _ => "–" }) }
+                            td { (lang.tr(&v.description)) }
+                            td { (l(match v.verdict.as_str() { "passed" => "passed", "failed" => "failed", _ => "not run" })) }
+                            td { (v.reason.clone().unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
             p.muted { (c.offline_check) }
         }
         form method="post" action="/verify" enctype="multipart/form-data" {
