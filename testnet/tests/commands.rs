@@ -3,7 +3,12 @@
 //! (the same lock file as the other system tests), and waits generously, never asserting on time.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 
 /// A base port whose ports for 5 nodes (each `base + 10 i + k`, k below PORTS_PER_NODE) are
 /// free now.
@@ -120,71 +125,102 @@ impl Drop for Down {
     }
 }
 
-/// The path of Chromium, if this machine has it (`.ci/run` installs Debian's `chromium`).
-fn chromium() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("BCT_CHROMIUM") {
-        return Some(p.into());
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Headless Chromium's view of `url`: the DOM after loading (`--dump-dom`), and a screenshot
-/// written to `target/web-screenshots/<name>.png`.
-fn browse(chromium: &std::path::Path, url: &str, name: &str) -> String {
-    let profile = tempfile::tempdir().expect("a profile directory");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--window-size=1280,1400",
-    ];
-    let dom_file = profile.path().join("dom.html");
-    let mut dump = Command::new(chromium);
-    dump.args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().join("p").display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .stdout(std::fs::File::create(&dom_file).expect("a DOM file"))
-        .stderr(std::process::Stdio::null());
-    assert!(finishes(&mut dump), "chromium failed or hung on {url}");
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
-    let _ = std::fs::create_dir_all(&shots);
-    let mut shot = Command::new(chromium);
-    shot.args(flags)
-        .arg(format!("--user-data-dir={}", profile.path().join("s").display()))
-        .arg(format!("--screenshot={}", shots.join(format!("{name}.png")).display()))
-        .arg(url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let _ = finishes(&mut shot);
-    std::fs::read_to_string(&dom_file).expect("the DOM")
-}
-
-/// Runs `c` and waits at most 90 s (a hung browser is killed): whether it exited with success.
-fn finishes(c: &mut Command) -> bool {
-    let Ok(mut child) = c.spawn() else { return false };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
+/// The paths of Chromium and its WebDriver, if this machine has them (`.ci/run` installs
+/// Debian's `chromium` and `chromium-driver`).
+fn chromium() -> Option<(PathBuf, PathBuf)> {
+    let find = |var: &str, names: &[&str]| -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os(var) {
+            return Some(p.into());
         }
+        names.iter().map(PathBuf::from).find(|p| p.exists())
+    };
+    let browser = find("BCT_CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"])?;
+    let driver = find("BCT_CHROMEDRIVER", &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])?;
+    Some((browser, driver))
+}
+
+/// A WebDriver session in headless Chromium, through a chromedriver of its own (stopped on drop).
+struct Browser {
+    driver: std::process::Child,
+    client: Client,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn open(chromium: &Path, chromedriver: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().expect("a profile directory");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--hide-scrollbars", "--window-size=1280,1400",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+                Ok(c) => break c,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session with Chromium through {url}: {e}"),
+            }
+        };
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
+        let _ = std::fs::create_dir_all(&shots);
+        Browser { driver, client, shots, _profile: profile }
+    }
+
+    /// The text the page shows now, after saving a screenshot as `<name>.png`.
+    async fn shown(&self, name: &str) -> String {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+        }
+        self.client.find(Locator::Css("body")).await.expect("a body").text().await.expect("its text")
+    }
+
+    async fn visit(&self, url: &str, name: &str) -> String {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("Chromium could not open {url}: {e}"));
+        self.shown(name).await
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css} on the page: {e}"));
+        e.click().await.unwrap_or_else(|e| panic!("{css} cannot be clicked: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css} on the page: {e}"));
+        e.clear().await.unwrap_or_else(|e| panic!("{css} cannot be cleared: {e}"));
+        e.send_keys(text).await.unwrap_or_else(|e| panic!("{css} takes no text: {e}"));
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.client.find(Locator::Css(css)).await.ok()?;
+        e.attr(name).await.ok().flatten()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
 
@@ -203,79 +239,122 @@ fn tonnes(a: bct_ledger::Amount) -> String {
     frac.map_or(out.clone(), |f| format!("{out}.{f}"))
 }
 
-/// The regulator's observer in a real headless Chromium, after the demo: the overview's totals
-/// are gRPC GetSupply's; "food" finds the food company's retirement, whose page offers the
-/// certificate file that the offline check accepts; a serial of the Futian auction lot shows the
-/// auction winner; the Chinese switch shows Chinese labels; a bad serial gives an error page.
-fn browser_checks(dir: &std::path::Path) {
-    let Some(chromium) = chromium() else {
+/// The regulator's observer in a real headless Chromium driven through WebDriver, after the
+/// demo, used as a person would: the overview's totals are gRPC GetSupply's; typing "food" in
+/// the retirement search finds the food company's retirement, whose page offers the certificate
+/// file that the offline check accepts and that the certificate page checks when uploaded; a
+/// serial of the Futian auction lot typed into the lookup shows the auction winner; the Chinese
+/// switch shows Chinese labels; a bad serial gives an error page.
+fn browser_checks(dir: &Path) {
+    let Some((chromium, chromedriver)) = chromium() else {
         assert!(std::env::var_os("CI").is_none(), "CI must run the browser checks: .ci/run installs chromium");
-        eprintln!("no Chromium on this machine: the browser checks are skipped (apt-get install chromium)");
+        eprintln!(
+            "no Chromium or chromedriver on this machine: the browser checks are skipped \
+             (apt-get install chromium chromium-driver)"
+        );
         return;
     };
     let net = bct_testnet::Testnet::open(dir, bct_testnet::NodeCommand::this_executable().expect("command"))
         .expect("the testnet");
     let observer = (0..net.len()).find(|i| !net.node(*i).validator).expect("an observer");
     let web = net.node(observer).web_url().expect("the observer serves the web view");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (supply, genesis) = rt.block_on(async {
-        let client = net.client(observer, std::time::Duration::from_secs(30)).await.expect("a client");
-        (client.supply().await.expect("supply"), net.genesis().expect("genesis"))
-    });
-    let fetch = |path: &str| -> Vec<u8> {
-        rt.block_on(async {
-            let mut body = Vec::new();
-            bct_wallet::client::web::get_into(web.trim_end_matches('/'), path, &mut body).await.expect(path);
-            body
-        })
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let checks = async {
+        let client = net.client(observer, Duration::from_secs(30)).await.expect("a client");
+        let supply = client.supply().await.expect("supply");
+        let genesis = net.genesis().expect("genesis");
+        let base = web.trim_end_matches('/').to_string();
+        let fetch = |path: String| {
+            let base = base.clone();
+            async move {
+                let mut body = Vec::new();
+                bct_wallet::client::web::get_into(&base, &path, &mut body).await.expect("an HTTP answer");
+                body
+            }
+        };
+        let b = Browser::open(&chromium, &chromedriver).await;
+
+        let overview = b.visit(&web, "overview").await;
+        for q in [supply.totals.issued, supply.totals.active, supply.totals.retired] {
+            let shown = format!("{} t", tonnes(q));
+            assert!(overview.contains(&shown), "the overview lacks GetSupply's {shown}:\n{overview}");
+        }
+        assert!(overview.contains("GD-SZ-FUTIAN-001"), "the overview lists the projects");
+
+        // The retirement search, typed into its form.
+        b.click("nav a[href='/retirements']").await;
+        b.type_into("form[action='/retirements'] input[name=beneficiary]", "food").await;
+        b.click("form[action='/retirements'] button[type=submit]").await;
+        let found = b.shown("retirements-food").await;
+        assert!(found.contains("Zhangzhou food company"), "the search for food finds the food company:\n{found}");
+        let url = b.client.current_url().await.expect("url");
+        assert!(url.as_str().contains("beneficiary=food"), "{url}");
+        // Its page: a printable certificate offering the file.
+        b.click("table a[href^='/retirements/']").await;
+        let page = b.shown("certificate").await;
+        assert!(page.contains("Zhangzhou food company") && page.contains("Download the certificate file"), "{page}");
+        let link = b.attribute("a[href$='/certificate']", "href").await.expect("a link to the certificate file");
+        let path = link.trim_start_matches(&base).to_string();
+        let file = fetch(path).await;
+        let verified =
+            bct_wallet::client::certificate::verify_file(&file, &genesis).expect("bct verify accepts the file");
+        assert_eq!(verified.summary.beneficiary, "Zhangzhou food company");
+
+        // The certificate page checks the file, uploaded.
+        let upload = tempfile::NamedTempFile::new().expect("a file");
+        std::fs::write(upload.path(), &file).expect("written");
+        b.click("nav a[href='/verify']").await;
+        let input = b.client.find(Locator::Css("input[type=file]")).await.expect("a file input");
+        input.send_keys(&upload.path().display().to_string()).await.expect("the file is chosen");
+        b.click("form[action='/verify'] button[type=submit]").await;
+        let checked = b.shown("certificate-check").await;
+        assert!(checked.contains("VERIFIED"), "{checked}");
+        assert_eq!(checked.matches("✔").count(), 12, "the verdict and each of the 11 checks: {checked}");
+        assert!(checked.contains("bct verify"), "the page points to the offline check");
+
+        // Serial lookup, typed: a serial of the Futian auction lot shows the winner.
+        let trades: serde_json::Value = serde_json::from_slice(&fetch("/api/v1/trades".into()).await).expect("JSON");
+        let auction = trades["items"]
+            .as_array()
+            .expect("trades")
+            .iter()
+            .find(|t| t["reference"] == "SZEE-AUCTION-2023-09-26")
+            .expect("the Futian auction is among the trades")
+            .clone();
+        let ticket: serde_json::Value = serde_json::from_slice(
+            &fetch(format!("/api/v1/tickets/{}", auction["ticket"].as_str().expect("ticket"))).await,
+        )
+        .expect("JSON");
+        let lot = ticket["lots"]
+            .as_array()
+            .expect("lots")
+            .iter()
+            .find(|l| l["holder"] == auction["buyer"])
+            .expect("the winner's lot")
+            .clone();
+        let serial = lot["first"].as_u64().expect("serial") + 1;
+        b.click("nav a[href='/serials']").await;
+        b.type_into("form[action='/serials'] input[name=serial]", &serial.to_string()).await;
+        b.click("form[action='/serials'] button[type=submit]").await;
+        let lookup = b.shown("serial").await;
+        assert!(lookup.contains("Futian auction winner"), "serial {serial} shows the auction winner:\n{lookup}");
+
+        // A bad serial: an error page that says what was wrong.
+        b.type_into("form[action='/serials'] input[name=serial]", "not-a-serial").await;
+        b.click("form[action='/serials'] button[type=submit]").await;
+        let bad = b.shown("bad-serial").await;
+        assert!(bad.contains("Bad request") && bad.contains("serial"), "a bad serial shows an error page:\n{bad}");
+
+        // The language switch, clicked on the overview.
+        b.visit(&web, "overview-again").await;
+        b.click("a.lang").await;
+        let zh = b.shown("overview-zh").await;
+        assert!(zh.contains("概览") && zh.contains("签发") && zh.contains("红树林"), "Chinese labels:\n{zh}");
+        let _ = b.client.clone().close().await;
     };
-
-    let overview = browse(&chromium, &web, "overview");
-    for q in [supply.totals.issued, supply.totals.active, supply.totals.retired] {
-        let shown = format!("{} t", tonnes(q));
-        assert!(overview.contains(&shown), "the overview lacks GetSupply's {shown}");
-    }
-    assert!(overview.contains("Futian") || overview.contains("GD-SZ-FUTIAN-001"), "the overview lists the projects");
-
-    let found = browse(&chromium, &format!("{web}retirements?beneficiary=food"), "retirements-food");
-    assert!(found.contains("Zhangzhou food company"), "the search for food finds the food company's retirement");
-    let list: serde_json::Value = serde_json::from_slice(&fetch("/api/v1/retirements?beneficiary=food")).expect("JSON");
-    let id = list["items"][0]["id"].as_u64().expect("a retirement id");
-    let page = browse(&chromium, &format!("{web}retirements/{id}"), "certificate");
-    let link = format!("/api/v1/retirements/{id}/certificate");
-    assert!(page.contains(&link) && page.contains("Download the certificate file"), "the page offers the file");
-    let file = fetch(&link);
-    let verified = bct_wallet::client::certificate::verify_file(&file, &genesis).expect("bct verify accepts the file");
-    assert_eq!(verified.summary.beneficiary, "Zhangzhou food company");
-
-    let trades: serde_json::Value = serde_json::from_slice(&fetch("/api/v1/trades")).expect("JSON");
-    let auction = trades["items"]
-        .as_array()
-        .expect("trades")
-        .iter()
-        .find(|t| t["reference"] == "SZEE-AUCTION-2023-09-26")
-        .expect("the Futian auction is among the trades")
-        .clone();
-    let ticket: serde_json::Value =
-        serde_json::from_slice(&fetch(&format!("/api/v1/tickets/{}", auction["ticket"].as_str().expect("ticket"))))
-            .expect("JSON");
-    let lot = ticket["lots"]
-        .as_array()
-        .expect("lots")
-        .iter()
-        .find(|l| l["holder"] == auction["buyer"])
-        .expect("the winner's lot")
-        .clone();
-    let serial = lot["first"].as_u64().expect("serial") + 1;
-    let lookup = browse(&chromium, &format!("{web}serials?serial={serial}"), "serial");
-    assert!(lookup.contains("Futian auction winner"), "serial {serial} shows the auction winner as holder");
-
-    let zh = browse(&chromium, &format!("{web}lang/zh?back=/"), "overview-zh");
-    assert!(
-        zh.contains("概览") && zh.contains("签发") && zh.contains("红树林"),
-        "the Chinese switch shows Chinese labels"
-    );
-
-    let bad = browse(&chromium, &format!("{web}serials?serial=not-a-serial"), "bad-serial");
-    assert!(bad.contains("Bad request") && bad.contains("serial"), "a bad serial shows an error page");
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(300), checks)
+            .await
+            .expect("the browser checks finish within 5 minutes")
+    });
 }

@@ -952,6 +952,24 @@ async fn transaction(
     html_response(StatusCode::OK, page(lang, l("Transaction"), &format!("/transactions/{}", tx.id), body))
 }
 
+/// The fields of a verified certificate's summary the page shows, with their labels (the
+/// machine forms, such as the time in ms, stay in the API).
+const CERTIFICATE_FIELDS: [(&str, &str); 13] = [
+    ("retirement_id", "Retirement"),
+    ("beneficiary", "Beneficiary"),
+    ("purpose", "Purpose"),
+    ("jurisdiction", "Jurisdiction"),
+    ("note", "Note"),
+    ("ticket", "Ticket"),
+    ("quantity", "Quantity"),
+    ("retiree", "Retiree"),
+    ("chain_id", "Chain"),
+    ("height", "Height"),
+    ("time_utc", "Time"),
+    ("block_hash", "Block hash"),
+    ("tx_id", "Transaction"),
+];
+
 fn verify_form(lang: Lang, check: Option<&CertificateCheck>) -> Markup {
     let l = |s| lang.t(s);
     html! {
@@ -963,10 +981,14 @@ fn verify_form(lang: Lang, check: Option<&CertificateCheck>) -> Markup {
                     p.ok { "✔ VERIFIED" }
                     @if let Some(r) = &c.retirement {
                         dl.fields {
-                            @for (k, v) in r.as_object().into_iter().flatten() {
-                                @if !v.is_object() && !v.is_array() {
-                                    dt { (k) } dd { (v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())) }
+                            @for (key, label) in CERTIFICATE_FIELDS {
+                                @if let Some(v) = r.get(key) {
+                                    dt { (l(label)) } dd { (v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())) }
                                 }
+                            }
+                            @if let Some(serials) = r.get("serials").and_then(|s| s.as_array()) {
+                                dt { (l("Serials")) }
+                                dd { @for s in serials { (s["first"]) "–" (s["last"]) " " } }
                             }
                             dt { (l("Signed by")) } dd { (c.signers.join(", ")) " (" (c.signed_power.unwrap_or(0)) " / " (c.total_power.unwrap_or(0)) ")" }
                         }
