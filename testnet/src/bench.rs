@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use bct_ledger::tx::{AdmitAccount, Attest, Issue, RegisterProject, Transfer, TxKind};
-use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Role};
+use bct_ledger::tx::{AdmitAccount, Attest, Issue, RegisterProject, Retire, Transfer, TxKind};
+use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
 use bct_ledger::{Address, Amount, Hash, SignedTx, TxId};
 use bct_proto::pb;
 use bct_wallet::client::{sign_tx, Client, TxStatus};
@@ -47,6 +47,9 @@ pub struct BenchOptions {
     pub warmup: Duration,
     /// Funded sender accounts.
     pub accounts: usize,
+    /// Every Nth transaction of an account retires 1 kg instead of transferring it (a ledger
+    /// with retirements to search, for `web-bench`); `None`: transfers only.
+    pub retire_every: Option<u64>,
 }
 
 /// Transactions of one signer that may wait in a mempool at once (the node's nonce window).
@@ -355,8 +358,18 @@ async fn setup(net: &Testnet, accounts: usize, chain_id: &str) -> Result<Funded>
     Ok(Funded { keys, next_nonce, ticket })
 }
 
-/// Pre-signs `per_account` transfers of 1 kg from every account to the next one, in nonce order.
-fn presign(funded: &Funded, chain_id: &str, per_account: usize) -> Vec<Vec<pb::SignedTx>> {
+/// Beneficiaries of the bench's retirements (the search benchmark looks for a rare one).
+const BENEFICIARIES: [&str; 5] = [
+    "Xiamen Port Logistics",
+    "Shenzhen Electronics Works",
+    "Fuzhou Seafood Exporters",
+    "Guangzhou Marathon 2026",
+    "Ningde Battery Plant",
+];
+
+/// Pre-signs `per_account` transactions from every account in nonce order: 1 kg to the next
+/// account, or with `retire_every` = n, every nth one retires 1 kg.
+fn presign(funded: &Funded, chain_id: &str, per_account: usize, retire_every: Option<u64>) -> Vec<Vec<pb::SignedTx>> {
     let n = funded.keys.len();
     let threads = cores();
     let chunk = n.div_ceil(threads);
@@ -370,12 +383,24 @@ fn presign(funded: &Funded, chain_id: &str, per_account: usize) -> Vec<Vec<pb::S
                             let to = address(&funded.keys[(a + 1) % n]);
                             (0..per_account as u64)
                                 .map(|k| {
-                                    let kind = TxKind::Transfer(Transfer {
-                                        ticket: funded.ticket.clone(),
-                                        to,
-                                        quantity: Amount::from_kg(1),
-                                        trade: None,
-                                    });
+                                    let retire = retire_every.is_some_and(|n| (a as u64 + k) % n.max(1) == 0);
+                                    let kind = if retire {
+                                        TxKind::Retire(Retire {
+                                            ticket: funded.ticket.clone(),
+                                            quantity: Amount::from_kg(1),
+                                            beneficiary: format!("{} #{a}", BENEFICIARIES[(a + k as usize) % 5]),
+                                            purpose: Purpose::Voluntary,
+                                            jurisdiction: "CN-FJ".into(),
+                                            note: "bench".into(),
+                                        })
+                                    } else {
+                                        TxKind::Transfer(Transfer {
+                                            ticket: funded.ticket.clone(),
+                                            to,
+                                            quantity: Amount::from_kg(1),
+                                            trade: None,
+                                        })
+                                    };
                                     bct_proto::signed_tx_to_pb(&sign_tx(
                                         &funded.keys[a],
                                         chain_id,
@@ -456,7 +481,7 @@ pub async fn run(net: &Testnet, options: &BenchOptions) -> Result<Report> {
     };
     let per_account = ((rate_cap * total_s) / options.accounts as f64).ceil() as usize + 2;
     eprintln!("Pre-signing {} transfers ({per_account} per account)...", per_account * options.accounts);
-    let presigned = presign(&funded, &chain_id, per_account);
+    let presigned = presign(&funded, &chain_id, per_account, options.retire_every);
     let sample: Vec<SignedTx> = presigned
         .iter()
         .flat_map(|v| v.iter().take(10))

@@ -123,6 +123,10 @@ struct BenchArgs {
     /// Funded sender accounts.
     #[arg(long, default_value_t = 2000)]
     accounts: usize,
+    /// Every Nth transaction of each account retires 1 kg instead of transferring it (to build
+    /// a ledger with retirements for web-bench).
+    #[arg(long)]
+    retire_every: Option<u64>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-report.json")]
     report: PathBuf,
@@ -393,6 +397,7 @@ async fn run_bench(dir: &Path, args: BenchArgs) -> Result<()> {
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
         accounts: args.accounts,
+        retire_every: args.retire_every,
     };
     let report = bench::run(&net, &options).await?;
     std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)?;
