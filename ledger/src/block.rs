@@ -178,7 +178,7 @@ pub enum Rejection {
         key_address: Address,
     },
     /// Wrong network.
-    #[error("chain id {got:?} is not this network's ({expected:?})")]
+    #[error("chain id \"{}\" is not this network's (\"{}\")", crate::text::short(.got), crate::text::short(.expected))]
     WrongChainId {
         /// This network.
         expected: String,
@@ -254,13 +254,13 @@ pub enum Rejection {
         reason: String,
     },
     /// Already registered.
-    #[error("project {0} is already registered")]
+    #[error("project {} is already registered", crate::text::short(.0))]
     ProjectExists(String),
     /// Not registered.
-    #[error("project {0} is not registered")]
+    #[error("project {} is not registered", crate::text::short(.0))]
     UnknownProject(String),
     /// Suspended or closed.
-    #[error("project {0} is not active")]
+    #[error("project {} is not active", crate::text::short(.0))]
     ProjectNotActive(String),
     /// The attestation's methodology is not the project's.
     #[error("methodology {got} is not the project's methodology {expected}")]
@@ -295,7 +295,7 @@ pub enum Rejection {
         attested: Amount,
     },
     /// The monitoring period overlaps an earlier issuance of the project.
-    #[error("the monitoring period overlaps ticket {0}, issued earlier for this project")]
+    #[error("the monitoring period overlaps ticket {}, issued earlier for this project", crate::text::short(.0))]
     PeriodOverlap(String),
     /// Zero quantity.
     #[error("the quantity must be more than zero")]
@@ -304,10 +304,10 @@ pub enum Rejection {
     #[error("the quantity is too large: serial numbers or totals would overflow")]
     AmountOverflow,
     /// Not issued.
-    #[error("ticket {0} does not exist")]
+    #[error("ticket {} does not exist", crate::text::short(.0))]
     UnknownTicket(String),
     /// Under a hold.
-    #[error("ticket {ticket} is frozen: {reason}")]
+    #[error("ticket {} is frozen: {}", crate::text::short(.ticket), .reason)]
     TicketFrozen {
         /// Ticket.
         ticket: String,

@@ -25,19 +25,38 @@ pub const ID_BYTES_MAX: usize = 64;
 
 type Outcome = Result<Accepted, Rejection>;
 
-/// Executes one transaction; a rejected transaction leaves `state` exactly as it was.
-/// `signature_ok` comes from the caller (batch verification). Replays are stopped by the
-/// nonce: an accepted transaction's nonce is used, so the same bytes are a stale nonce.
-pub(crate) fn apply_tx(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: bool) -> Outcome {
+/// Executes one transaction of a block. `Err`: it may not be in a block at all (it fails
+/// [`includable`], and nothing changed). `Ok(outcome)`: it is included and its nonce is
+/// used, whether the outcome is an acceptance or a rejection; a rejection changes nothing
+/// else. So a transaction id has one final outcome: the same bytes again carry a used nonce,
+/// which no block may include. `signature_ok` comes from the caller (batch verification).
+pub(crate) fn apply_tx(
+    state: &mut State,
+    env: &Env<'_>,
+    tx: &SignedTx,
+    signature_ok: bool,
+) -> Result<Outcome, Rejection> {
+    let mut signer = includable(state, env, tx, signature_ok)?.clone();
+    signer.nonce = tx.body().nonce;
+    state.accounts.put(signer.address, signer.clone());
     let cp = state.checkpoint();
-    let outcome = apply_checked(state, env, tx, signature_ok);
+    let outcome = apply_kind(state, env, &signer, tx);
     if outcome.is_err() {
         state.rollback(cp);
     }
-    outcome
+    Ok(outcome)
 }
 
-fn apply_checked(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: bool) -> Outcome {
+/// The inclusion rule: a block may carry a transaction only if its signature verifies, its
+/// signer is the address of its key, it is for this chain, it has not expired, its signer is
+/// an account (admitted, possibly suspended), and its nonce is exactly the signer's next one.
+/// Returns the signer's account.
+pub(crate) fn includable<'s>(
+    state: &'s State,
+    env: &Env<'_>,
+    tx: &SignedTx,
+    signature_ok: bool,
+) -> Result<&'s Account, Rejection> {
     if !signature_ok {
         return Err(Rejection::BadSignature);
     }
@@ -52,7 +71,7 @@ fn apply_checked(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: 
     if body.expiry_height != 0 && env.height > body.expiry_height {
         return Err(Rejection::Expired { expiry_height: body.expiry_height, height: env.height });
     }
-    let mut signer = active_account(state, body.signer)?.clone();
+    let signer = state.accounts.get(&body.signer).ok_or(Rejection::UnknownAccount(body.signer))?;
     let expected = signer.nonce + 1;
     if body.nonce < expected {
         return Err(Rejection::StaleNonce { expected, got: body.nonce });
@@ -60,11 +79,16 @@ fn apply_checked(state: &mut State, env: &Env<'_>, tx: &SignedTx, signature_ok: 
     if body.nonce > expected {
         return Err(Rejection::FutureNonce { expected, got: body.nonce });
     }
-    signer.nonce = body.nonce;
-    state.accounts.put(signer.address, signer.clone());
+    Ok(signer)
+}
 
-    let mut cx = Cx { state, env, signer: &signer, tx };
-    match &body.kind {
+/// Runs an included transaction's kind (its nonce already used).
+fn apply_kind(state: &mut State, env: &Env<'_>, signer: &Account, tx: &SignedTx) -> Outcome {
+    if !signer.is_active() {
+        return Err(Rejection::AccountSuspended(signer.address));
+    }
+    let mut cx = Cx { state, env, signer, tx };
+    match &tx.body().kind {
         TxKind::AdmitAccount(t) => cx.admit(t),
         TxKind::UpdateAccount(t) => cx.update_account(t),
         TxKind::SuspendAccount(t) => cx.suspend(t),
@@ -98,7 +122,8 @@ fn invalid(field: &str, reason: impl Into<String>) -> Rejection {
     Rejection::InvalidField { field: field.to_string(), reason: reason.into() }
 }
 
-/// Checks a free-text field: length, emptiness, no control characters.
+/// Checks a free-text field: emptiness, length, and the text rule
+/// ([`crate::text::check_free_text`]: NFC, no control, bidirectional or invisible character).
 fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Rejection> {
     if required && value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
@@ -106,10 +131,19 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Reje
     if value.len() > max {
         return Err(invalid(field, format!("is {} bytes; at most {max} are allowed", value.len())));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid(field, "contains control characters"));
+    crate::text::check_free_text(value).map_err(|reason| invalid(field, reason))
+}
+
+/// Checks a currency: an ISO 4217 code, three capital letters (`CNY`).
+fn currency(value: &str) -> Result<(), Rejection> {
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "currency",
+            format!("\"{}\" is not an ISO 4217 code (three capital letters, e.g. CNY)", crate::text::short(value)),
+        ))
     }
-    Ok(())
 }
 
 /// Checks an identifier: 1 to 64 characters of `A-Z a-z 0-9 - _ .`.
@@ -505,7 +539,7 @@ impl Cx<'_, '_> {
         }
         active_account(self.state, t.to)?;
         if let Some(trade) = &t.trade {
-            text("currency", &trade.currency, ID_BYTES_MAX, true)?;
+            currency(&trade.currency)?;
             text("trade reference", &trade.reference, NAME_BYTES_MAX, false)?;
         }
         let pieces = self.take(self.signer.address, &t.ticket, t.quantity, &|s| *s == LotState::Active, "active")?;

@@ -94,6 +94,17 @@ impl Genesis {
         Ok(g)
     }
 
+    /// The genesis fingerprint: `blake3("bct/genesis/v1\0" || canonical JSON)`, where the
+    /// canonical JSON is the compact serialisation of the genesis (fields in their declared
+    /// order, keys as hex, no whitespace). Two files that read as the same genesis have the
+    /// same fingerprint, however they are laid out.
+    pub fn fingerprint(&self) -> crate::Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(b"bct/genesis/v1\0");
+        h.update(&serde_json::to_vec(self).unwrap_or_default());
+        crate::Hash(*h.finalize().as_bytes())
+    }
+
     /// Pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()

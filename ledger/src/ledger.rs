@@ -69,6 +69,15 @@ pub enum BlockError {
     /// The same transaction twice in one block.
     #[error("transaction {0} appears twice in the block")]
     DuplicateTx(TxId),
+    /// A transaction fails the inclusion rule (wrong chain, expired, unknown signer, used or
+    /// skipped nonce, ...): no block may carry it.
+    #[error("transaction {tx} may not be in a block: {reason}")]
+    NotIncludable {
+        /// The transaction.
+        tx: TxId,
+        /// Why.
+        reason: Rejection,
+    },
     /// A ledger invariant failed: a bug. The node must stop.
     #[error("ledger invariant violated: {0}")]
     Invariant(String),
@@ -103,7 +112,7 @@ pub struct Executed {
     pub block: Block,
     /// One result per transaction.
     pub results: Vec<TxResult>,
-    writes: Batch,
+    pub(crate) writes: Batch,
 }
 
 impl Executed {
@@ -464,9 +473,10 @@ impl<S: Store> Ledger<S> {
     }
 
     /// Builds the next block from `candidates` (a proposer's job): leaves out transactions
-    /// with bad signatures, repeats, used nonces (which covers every transaction already
-    /// accepted), and those past the block limits; executes the rest and fills in the header.
-    /// Nothing is committed.
+    /// with bad signatures, repeats, those past the block limits, and those that fail the
+    /// inclusion rule where they would stand (used or skipped nonces, which covers every
+    /// transaction already included; unknown signers; other chains; expired); executes the
+    /// rest and fills in the header. Nothing is committed.
     pub fn build_block(
         &mut self,
         time_ms: u64,
@@ -502,28 +512,30 @@ impl<S: Store> Ledger<S> {
         self.assemble(time_ms, proposer, txs)
     }
 
-    /// Executes `txs` (whose signatures are known to verify) as the next block and fills in
-    /// its header.
+    /// Executes `txs` (whose signatures are known to verify) as the next block, leaving out
+    /// those that fail the inclusion rule, and fills in its header.
     pub(crate) fn assemble(
         &mut self,
         time_ms: u64,
         proposer: Address,
         txs: Vec<SignedTx>,
     ) -> Result<Executed, BlockError> {
-        let header = BlockHeader {
+        let mut header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
             height: self.head.height + 1,
             prev_hash: self.head.hash(),
             time_ms: time_ms.max(self.head.time_ms + 1),
             proposer,
-            tx_root: block::tx_root(&txs),
+            tx_root: Hash::ZERO,
             results_root: Hash::ZERO,
             state_root: Hash::ZERO,
             validator_set_hash: block::validator_set_hash(self.state.validators()),
-            tx_count: txs.len() as u32,
+            tx_count: 0,
         };
         let ok = vec![true; txs.len()];
-        let (results, writes, state_root) = self.run(&header, &txs, &ok)?;
+        let (txs, results, writes, state_root) = self.run(&header, &txs, &ok, true)?;
+        header.tx_root = block::tx_root(&txs);
+        header.tx_count = txs.len() as u32;
         let header =
             BlockHeader { results_root: crypto::merkle_root(&block::result_leaves(&results)), state_root, ..header };
         Ok(Executed { block: Block { header, txs }, results, writes })
@@ -572,20 +584,25 @@ impl<S: Store> Ledger<S> {
         if let Some((t, _)) = block.txs.iter().zip(&sig_ok).find(|(_, ok)| !**ok) {
             return Err(BlockError::BadSignature(t.id()));
         }
-        let (results, writes, state_root) = self.run(h, &block.txs, &sig_ok)?;
+        let (_, results, writes, state_root) = self.run(h, &block.txs, &sig_ok, false)?;
         mismatch("results_root", crypto::merkle_root(&block::result_leaves(&results)), h.results_root)?;
         mismatch("state_root", state_root, h.state_root)?;
         Ok(Executed { block: block.clone(), results, writes })
     }
 
     /// Runs the transactions on the state, checks the invariants, collects the write set and
-    /// the new root, then rolls the state back: nothing changes until [`Ledger::commit`].
+    /// the new root, then rolls the state back: nothing changes until [`Ledger::commit`]. A
+    /// transaction that fails the inclusion rule is left out with `leave_out` (a proposer
+    /// building), and makes the block invalid without (a validator checking). Returns the
+    /// transactions included.
+    #[allow(clippy::type_complexity)]
     fn run(
         &mut self,
         header: &BlockHeader,
         txs: &[SignedTx],
         sig_ok: &[bool],
-    ) -> Result<(Vec<TxResult>, Batch, Hash), BlockError> {
+        leave_out: bool,
+    ) -> Result<(Vec<SignedTx>, Vec<TxResult>, Batch, Hash), BlockError> {
         let env = Env {
             chain_id: &self.genesis.chain_id,
             params: &self.genesis.params,
@@ -593,10 +610,20 @@ impl<S: Store> Ledger<S> {
             time_ms: header.time_ms,
         };
         let start = self.state.checkpoint();
+        let mut included = Vec::with_capacity(txs.len());
         let mut results = Vec::with_capacity(txs.len());
         for (tx, ok) in txs.iter().zip(sig_ok) {
-            let outcome = exec::apply_tx(&mut self.state, &env, tx, *ok);
-            results.push(TxResult { tx: tx.id(), outcome });
+            match exec::apply_tx(&mut self.state, &env, tx, *ok) {
+                Ok(outcome) => {
+                    results.push(TxResult { tx: tx.id(), outcome });
+                    included.push(tx.clone());
+                }
+                Err(_) if leave_out => {}
+                Err(reason) => {
+                    self.state.rollback(start);
+                    return Err(BlockError::NotIncludable { tx: tx.id(), reason });
+                }
+            }
         }
         let writes = invariants::check_block(&self.state)
             .map_err(BlockError::Invariant)
@@ -604,7 +631,7 @@ impl<S: Store> Ledger<S> {
         self.state.rollback(start);
         let writes = writes?;
         let root = next_state_root(&self.head.state_root, &writes);
-        Ok((results, writes, root))
+        Ok((included, results, writes, root))
     }
 
     /// Commits an executed block in one atomic batch with `extra` entries (the node's commit
@@ -619,14 +646,11 @@ impl<S: Store> Ledger<S> {
         let mut batch = writes.clone();
         batch.extend(totals_entries(h.height, &after)?);
         for (i, (tx, result)) in block.txs.iter().zip(&results).enumerate() {
+            // An included transaction uses its nonce, so its id is in no other block.
             let loc = TxLocation { height: h.height, index: i as u32, accepted: result.is_accepted() };
-            // An accepted transaction was never accepted before (its nonce would be used), so
-            // only a rejected one needs a look at the index, which must keep an acceptance.
-            if result.is_accepted() || !self.tx_location(&tx.id())?.is_some_and(|l| l.accepted) {
-                let mut k = vec![b'X'];
-                k.extend_from_slice(&tx.id().0);
-                batch.push((k, Some(enc(&loc)?)));
-            }
+            let mut k = vec![b'X'];
+            k.extend_from_slice(&tx.id().0);
+            batch.push((k, Some(enc(&loc)?)));
             for a in tx.addresses() {
                 let mut k = vec![b'Y'];
                 k.extend_from_slice(&a.0);
@@ -727,7 +751,7 @@ impl<S: Store> Ledger<S> {
         let start = self.state.checkpoint();
         let outcome = exec::apply_tx(&mut self.state, &env, tx, signature_ok);
         self.state.rollback(start);
-        outcome.map(|_| ())
+        outcome.and_then(|o| o.map(|_| ()))
     }
 }
 

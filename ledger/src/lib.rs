@@ -17,6 +17,7 @@ pub mod invariants;
 mod ledger;
 pub mod state;
 pub mod store;
+pub mod text;
 pub mod tx;
 pub mod types;
 

@@ -171,6 +171,12 @@ pub struct WebConfig {
     /// Largest request body, in bytes (the certificate check is the only route with a body).
     #[serde(default = "default_web_request_bytes_max")]
     pub request_bytes_max: usize,
+    /// Reverse proxies in front of the web server (their addresses): for a request from one of
+    /// them, the client is the last address in `X-Forwarded-For` that is not itself a trusted
+    /// proxy, so each client behind the proxy gets its own rate limit. Empty: the header is
+    /// ignored (anyone could write it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_web_concurrent_requests_max() -> usize {
@@ -192,6 +198,7 @@ impl Default for WebConfig {
             concurrent_requests_max: default_web_concurrent_requests_max(),
             requests_per_second_per_client: default_web_requests_per_second_per_client(),
             request_bytes_max: default_web_request_bytes_max(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -71,9 +71,22 @@ impl NodeKey {
             .map_err(|e| NodeError::Config(format!("cannot make a network identity from the node key: {e}")))
     }
 
-    /// Reads a key file.
+    /// Reads a key file; refuses one that others than its owner may read or write (the secret
+    /// would be known to them), saying how to fix it.
     pub fn load(path: &Path) -> Result<NodeKey, NodeError> {
         let err = |reason: String| NodeError::Key { path: path.display().to_string(), reason };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_err(|e| err(e.to_string()))?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(err(format!(
+                    "the secret key is open to other users (mode {mode:o}); make it readable by its owner only: \
+                     chmod 600 {}",
+                    path.display()
+                )));
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| err(format!("not a key file: {e}")))?;
         let secret: [u8; 32] = hex::decode(file.secret_key.trim())
@@ -121,6 +134,24 @@ pub fn peer_id_of(public_key: &[u8; 32]) -> Result<libp2p_identity::PeerId, Node
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node_key.json");
+        let k = NodeKey::generate();
+        k.save(&path).expect("save");
+        assert!(NodeKey::load(&path).is_ok(), "mode 600 is accepted");
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            let e = NodeKey::load(&path).expect_err("refused").to_string();
+            assert!(e.contains(&format!("mode {mode:o}")) && e.contains("chmod 600"), "{e}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        assert!(NodeKey::load(&path).is_ok(), "read-only for its owner is fine");
+    }
 
     #[test]
     fn key_file_round_trips_and_peer_id_matches_libp2p() {

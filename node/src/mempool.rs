@@ -149,6 +149,18 @@ impl Mempool {
         self.bytes
     }
 
+    /// The nonce after `signer`'s pending transactions: from `committed_next` (the ledger's
+    /// next nonce), past every consecutive nonce waiting here.
+    pub fn next_nonce_after_pending(&self, signer: &Address, committed_next: u64) -> u64 {
+        let mut next = committed_next;
+        if let Some(queue) = self.by_signer.get(signer) {
+            while queue.contains_key(&next) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     /// Whether `id` is waiting.
     pub fn contains(&self, id: &TxId) -> bool {
         self.by_id.contains_key(id)

@@ -247,6 +247,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     aux.push(index.clone().follow(chain.clone()));
     let query = QueryService::new(chain.clone(), submitter.clone(), view, index.clone());
     let web = crate::web::Web {
+        overview: Default::default(),
         chain: chain.clone(),
         query: query.clone(),
         index,

@@ -105,7 +105,12 @@ impl Query for QueryService {
         let a = address(&request.get_ref().address, "address")?;
         let ledger = self.chain.read().await;
         let account = ledger.state().accounts.get(&a).ok_or_else(|| not_found(format!("account {a}")))?;
-        Ok(Response::new(pb::GetAccountResponse { account: Some(account.into()), next_nonce: account.nonce + 1 }))
+        let next_nonce = account.nonce + 1;
+        Ok(Response::new(pb::GetAccountResponse {
+            account: Some(account.into()),
+            next_nonce,
+            next_nonce_after_pending: self.submitter.next_nonce_after_pending(&a, next_nonce),
+        }))
     }
 
     async fn list_lots(&self, request: Request<pb::ListLotsRequest>) -> Result<Response<pb::ListLotsResponse>, Status> {
@@ -148,7 +153,8 @@ impl Query for QueryService {
         let id = &request.get_ref().id;
         let ledger = self.chain.read().await;
         let state = ledger.state();
-        let ticket = state.tickets.get(id).ok_or_else(|| not_found(format!("ticket {id:?}")))?;
+        let ticket =
+            state.tickets.get(id).ok_or_else(|| not_found(format!("ticket \"{}\"", bct_ledger::text::short(id))))?;
         let lots = state.lots_of_ticket(id).into_iter().map(pb::Lot::from).collect();
         let attestations = state
             .attestations_of(&ticket.project)
@@ -198,7 +204,11 @@ impl Query for QueryService {
     ) -> Result<Response<pb::GetProjectResponse>, Status> {
         let id = &request.get_ref().id;
         let ledger = self.chain.read().await;
-        let project = ledger.state().projects.get(id).ok_or_else(|| not_found(format!("project {id:?}")))?;
+        let project = ledger
+            .state()
+            .projects
+            .get(id)
+            .ok_or_else(|| not_found(format!("project \"{}\"", bct_ledger::text::short(id))))?;
         Ok(Response::new(pb::GetProjectResponse { project: Some(project.into()) }))
     }
 
@@ -583,7 +593,10 @@ impl Query for QueryService {
             until_ms: req.until_time_ms,
         };
         let ledger = self.chain.read().await;
-        let (found, next) = view::find_retirements(ledger.state(), &filter, req.before, page(req.limit));
+        let state = ledger.state();
+        let (found, next) = self.index.with_retirement_rows(state, |rows| {
+            view::find_retirements(state, rows, &filter, req.before, page(req.limit))
+        });
         Ok(Response::new(pb::SearchRetirementsResponse {
             retirements: found.into_iter().map(pb::Retirement::from).collect(),
             next_before: next,

@@ -41,6 +41,12 @@ impl From<SubmitError> for Status {
                 let details = prost::Message::encode_to_vec(&pb::Rejection::from(&r));
                 Status::with_details(tonic::Code::FailedPrecondition, msg, details.into())
             }
+            SubmitError::NonceUsed { nonce, next, .. } => {
+                // As the ledger's stale-nonce rejection, for programs.
+                let r = bct_ledger::Rejection::StaleNonce { expected: next, got: nonce };
+                let details = prost::Message::encode_to_vec(&pb::Rejection::from(&r));
+                Status::with_details(tonic::Code::FailedPrecondition, msg, details.into())
+            }
             SubmitError::Mempool(MempoolError::Full { .. }) => Status::resource_exhausted(msg),
             SubmitError::Mempool(MempoolError::NonceTaken { .. }) => Status::already_exists(msg),
             SubmitError::Mempool(_) => Status::failed_precondition(msg),

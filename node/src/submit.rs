@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use bct_ledger::{Rejection, SignedTx, TxId};
+use bct_ledger::{Address, Rejection, SignedTx, TxId};
 use bct_proto::pb;
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
@@ -50,6 +50,21 @@ pub enum SubmitError {
     /// The mempool refused it.
     #[error(transparent)]
     Mempool(#[from] MempoolError),
+    /// While it waited, another transaction of its signer with the same nonce was committed.
+    #[error(
+        "nonce {nonce} was used by transaction {by} at height {height}; this transaction can no longer be included \
+         (sign it again with the signer's next nonce if it is still wanted)"
+    )]
+    NonceUsed {
+        /// The nonce.
+        nonce: u64,
+        /// The transaction that used it.
+        by: TxId,
+        /// Where.
+        height: u64,
+        /// The signer's next nonce now.
+        next: u64,
+    },
     /// The node failed.
     #[error("node error: {0}")]
     Internal(String),
@@ -187,6 +202,11 @@ impl Submitter {
         &self.chain
     }
 
+    /// The nonce `signer`'s next transaction should use, counting its pending ones.
+    pub fn next_nonce_after_pending(&self, signer: &Address, committed_next: u64) -> u64 {
+        self.mempool.lock().map_or(committed_next, |m| m.next_nonce_after_pending(signer, committed_next))
+    }
+
     /// Number of transactions waiting.
     pub fn mempool_len(&self) -> usize {
         self.mempool.lock().map(|m| m.len()).unwrap_or(0)
@@ -214,7 +234,9 @@ impl Submitter {
             for (tx, id) in txs.iter().zip(&ids) {
                 let answer = match ledger.tx_location(id) {
                     Err(e) => Some(Err(internal(e))),
-                    Ok(Some(l)) if l.accepted => Some(
+                    // Included before, accepted or rejected: its one final outcome (it used its
+                    // nonce, so no block may carry it again).
+                    Ok(Some(_)) => Some(
                         committed(&ledger, id).map_err(internal).map(|c| TxState::Committed(c.unwrap_or_default())),
                     ),
                     Ok(_) if tx.wire_size() > max => Some(Err(SubmitError::TooLarge { size: tx.wire_size(), max })),
@@ -314,6 +336,7 @@ impl Submitter {
         wait: std::time::Duration,
     ) -> Result<TxState, SubmitError> {
         let id = tx.id();
+        let (signer, nonce) = (tx.body().signer, tx.body().nonce);
         // Registered before admission, so a commit right after admission is not missed.
         let waiter = self.chain.wait_for(id).map_err(|e| SubmitError::Internal(e.to_string()))?;
         let state = self.submit(tx, forwarded).await;
@@ -326,13 +349,51 @@ impl Submitter {
             self.chain.forget_waiter(&id);
             return Ok(TxState::Committed(c));
         }
-        match tokio::time::timeout(wait, waiter).await {
-            Ok(_) => self.status(&id).await,
-            Err(_) => {
-                self.chain.forget_waiter(&id);
-                info!(tx = %id, waited_ms = wait.as_millis() as u64, "transaction not committed within the wait");
-                Ok(TxState::Pending)
+        // Wait for the commit, and at each new height check whether another transaction took
+        // the nonce (a same-nonce race lost on another node): then say so at once.
+        let mut heights = self.chain.watch_height();
+        let deadline = tokio::time::Instant::now() + wait;
+        tokio::pin!(waiter);
+        loop {
+            tokio::select! {
+                _ = &mut waiter => return self.status(&id).await,
+                changed = heights.changed() => {
+                    if changed.is_err() {
+                        return self.status(&id).await;
+                    }
+                    if let Some(e) = self.nonce_used(&id, signer, nonce).await? {
+                        self.chain.forget_waiter(&id);
+                        return Err(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.chain.forget_waiter(&id);
+                    info!(tx = %id, waited_ms = wait.as_millis() as u64, "transaction not committed within the wait");
+                    return Ok(TxState::Pending);
+                }
             }
         }
+    }
+
+    /// If `id` is not committed but its signer's `nonce` is used: which transaction used it.
+    async fn nonce_used(&self, id: &TxId, signer: Address, nonce: u64) -> Result<Option<SubmitError>, SubmitError> {
+        let internal = |e: bct_ledger::StoreError| SubmitError::Internal(e.to_string());
+        let ledger = self.chain.read().await;
+        if ledger.tx_location(id).map_err(internal)?.is_some() {
+            return Ok(None);
+        }
+        let next = ledger.next_nonce(&signer).unwrap_or(0);
+        if next <= nonce {
+            return Ok(None);
+        }
+        // The signer's recent transactions, newest first: the one with this nonce.
+        for (loc, other) in ledger.txs_of_account(&signer, 256).map_err(internal)? {
+            if let Some((tx, _, _)) = ledger.transaction(&other).map_err(internal)? {
+                if tx.body().signer == signer && tx.body().nonce == nonce {
+                    return Ok(Some(SubmitError::NonceUsed { nonce, by: other, height: loc.height, next }));
+                }
+            }
+        }
+        Ok(None)
     }
 }

@@ -275,3 +275,113 @@ fn n1f0_retirement_certificate_queries_events_and_errors() {
         assert!(listed.contains("bct.v1.Query") && listed.contains("grpc.health.v1.Health"), "{listed}");
     });
 }
+
+/// The audit's replay, through the node: a transaction included and rejected used its nonce,
+/// so submitting its bytes again answers with its committed rejection (not a refusal, not a
+/// second inclusion), even once it could succeed, and the signer's next nonce moved past it.
+#[test]
+fn n1f0_a_rejected_transaction_keeps_its_outcome_and_cannot_be_replayed() {
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 1).await;
+        let authority = net.net.authorities[0].clone();
+        let holder = NodeKey::generate();
+        let admit_holder = TxKind::AdmitAccount(AdmitAccount {
+            address: holder.address(),
+            role: Role::Holder,
+            name: "Late holder".into(),
+            jurisdiction: "CN-FJ".into(),
+        });
+        let update_holder = TxKind::UpdateAccount(bct_ledger::tx::UpdateAccount {
+            address: holder.address(),
+            name: Some("Late holder, renamed".into()),
+            jurisdiction: None,
+            role: None,
+        });
+        // Nonce 2 first (it waits in the mempool for nonce 1), then nonce 1: both are included,
+        // and nonce 2 is rejected: it updates an account nobody admitted.
+        let stranger = NodeKey::generate();
+        let update_stranger = TxKind::UpdateAccount(bct_ledger::tx::UpdateAccount {
+            address: stranger.address(),
+            name: Some("Nobody".into()),
+            jurisdiction: None,
+            role: None,
+        });
+        let second = signed(&authority, 2, update_stranger);
+        let first = signed(&authority, 1, admit_holder);
+        assert_eq!(net.submit(0, &second).await.status, pb::TxStatus::Pending as i32, "a future nonce waits");
+        net.submit_committed(0, &first).await;
+        let rejected = net.wait_committed(0, &second).await;
+        assert!(
+            matches!(
+                rejected.result.as_ref().and_then(|r| r.outcome.as_ref()),
+                Some(pb::tx_result::Outcome::Rejected(_))
+            ),
+            "{rejected:?}"
+        );
+        // Its nonce is used: the authority's next one is 3.
+        let mut q = net.query(0).await;
+        let next = q.get_account(pb::GetAccountRequest { address: authority.address().0.to_vec() }).await;
+        assert_eq!(next.expect("account").into_inner().next_nonce, 3);
+        // The stranger is admitted now, so the same bytes would succeed: resubmitted, they
+        // answer with their committed rejection, and nothing changes.
+        let admit_stranger = TxKind::AdmitAccount(AdmitAccount {
+            address: stranger.address(),
+            role: Role::Holder,
+            name: "Stranger".into(),
+            jurisdiction: "CN-FJ".into(),
+        });
+        net.submit_committed(0, &signed(&authority, 3, admit_stranger)).await;
+        let again = net.submit(0, &second).await;
+        assert_eq!(again.status, pb::TxStatus::Committed as i32, "{again:?}");
+        assert_eq!(again.committed.as_ref().map(|c| c.height), Some(rejected.height));
+        assert!(matches!(
+            again.committed.and_then(|c| c.result).and_then(|r| r.outcome),
+            Some(pb::tx_result::Outcome::Rejected(_))
+        ));
+        let account = q.get_account(pb::GetAccountRequest { address: stranger.address().0.to_vec() }).await;
+        assert_eq!(account.expect("account").into_inner().account.map(|a| a.name), Some("Stranger".to_string()));
+        // The authority goes on with nonce 4.
+        net.submit_committed(0, &signed(&authority, 4, update_holder)).await;
+    });
+}
+
+/// A lost same-nonce race is answered at once: the waiting submission says which transaction
+/// used the nonce and where, instead of waiting out its timeout and answering PENDING.
+#[test]
+fn n1o1_the_loser_of_a_same_nonce_race_is_told_who_won() {
+    serially(async {
+        let mut net = Net::new(1, 1, 1);
+        net.start(0);
+        net.start(1);
+        net.wait_height(1, 1).await;
+        let authority = net.net.authorities[0].clone();
+        let admit = |name: &str| {
+            TxKind::AdmitAccount(AdmitAccount {
+                address: NodeKey::generate().address(),
+                role: Role::Holder,
+                name: name.into(),
+                jurisdiction: "CN-FJ".into(),
+            })
+        };
+        let winner = signed(&authority, 1, admit("Winner"));
+        let loser = signed(&authority, 1, admit("Loser"));
+        // The winner waits in the validator's mempool; the loser is admitted by the observer
+        // (whose state has not seen nonce 1 used) and waits for a commit that cannot come.
+        net.submit(0, &winner).await;
+        let mut t = net.transactions(1).await;
+        let req = pb::SubmitRequest {
+            tx: Some(bct_proto::signed_tx_to_pb(&loser)),
+            wait_for_commit: true,
+            timeout_ms: 60_000,
+        };
+        let answer = t.submit(req).await;
+        let status = answer.expect_err("the loser is not committed");
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+        let m = status.message();
+        assert!(m.contains(&format!("was used by transaction {}", winner.id())) || m.contains("already used"), "{m}");
+        let c = net.wait_committed(0, &winner).await;
+        assert!(c.height > 0);
+    });
+}

@@ -91,9 +91,19 @@ pub struct SerialsSummary {
     pub last: u64,
 }
 
+/// The stable identifier of the certificate of retirement `retirement_id` on the chain whose
+/// genesis has `genesis_fingerprint`: `BCT-` and the first 12 hex digits of the fingerprint,
+/// then the retirement id, e.g. `BCT-3f9a1c2e4b7d-42`. Every certificate of that retirement,
+/// fetched from any node at any time, has this identifier; no other retirement has it.
+pub fn certificate_id(genesis_fingerprint: &Hash, retirement_id: u64) -> String {
+    format!("BCT-{}-{retirement_id}", &genesis_fingerprint.to_hex()[..12])
+}
+
 /// A certificate that verified: what it proves, and who signed the block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
+    /// Its stable identifier ([`certificate_id`] of the genesis it verified against).
+    pub certificate_id: String,
     /// What it proves.
     pub summary: RetirementSummary,
     /// Voting power that signed the block.
@@ -431,6 +441,7 @@ impl DecodedCertificate {
         let verified = match (first_error, commit_check) {
             (Some(e), _) => Err(e),
             (None, Some(check)) => Ok(Verified {
+                certificate_id: certificate_id(&genesis.fingerprint(), self.retirement_id),
                 summary: self.summary(),
                 signed_power: check.signed_power,
                 total_power: check.total_power,

@@ -21,6 +21,7 @@ mod codec;
 pub mod commit;
 mod convert;
 mod error;
+pub mod rpc_codec;
 
 /// Generated messages, clients and servers of package `bct.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

@@ -680,14 +680,14 @@ fn hostile_inputs_refused_state_unchanged() {
         add(
             "garbage bytes as the request",
             Req::Raw(b"\xff\xfe\xfd\xfc\x00\x01 this is not protobuf \xff\xff\xff".to_vec()),
-            status(Code::Internal, "failed to decode Protobuf message"),
+            status(Code::InvalidArgument, "not a valid protobuf encoding"),
             None,
         );
         let whole = request_of(&good).encode_to_vec();
         add(
             "truncated request (half of a valid one)",
             Req::Raw(whole[..whole.len() / 2].to_vec()),
-            status(Code::Internal, "failed to decode Protobuf message"),
+            status(Code::InvalidArgument, "not a valid protobuf encoding"),
             None,
         );
         add("empty request (no tx)", Req::Raw(Vec::new()), status(Code::InvalidArgument, "tx: missing"), None);

@@ -9,6 +9,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    let json = args.json;
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -20,6 +21,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if json {
+                // With --json, a failure is a JSON object on stdout too.
+                cli::output::emit(&format!("{}\n", cli::error_json(&e)));
+            }
             ExitCode::from(cli::exit_code(&e))
         }
     }

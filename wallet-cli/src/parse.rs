@@ -9,7 +9,11 @@ use bct_ledger::{Address, Amount, Hash};
 
 /// A quantity: `12.5t` or `12500kg`.
 pub fn amount(s: &str) -> Result<Amount, String> {
-    Amount::from_str(s).map_err(|e| e.to_string())
+    let a = Amount::from_str(s).map_err(|e| e.to_string())?;
+    if a == Amount::ZERO {
+        return Err(format!("{s} is zero: give a quantity of at least 1kg"));
+    }
+    Ok(a)
 }
 
 /// An address: bech32 `bct1...`.
@@ -211,6 +215,13 @@ pub fn secret(s: &str) -> Result<[u8; 32], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_quantity_is_a_usage_error() {
+        assert_eq!(amount("12.5t"), Ok(Amount::from_kg(12_500)));
+        assert!(amount("0t").unwrap_err().contains("is zero"));
+        assert!(amount("0kg").unwrap_err().contains("at least 1kg"));
+    }
 
     #[test]
     fn periods_and_dates() {

@@ -297,3 +297,43 @@ fn each_check_has_its_verdict() {
     assert!(matches!(verdicts[0].outcome, Some(Err(CertificateError::NotACertificateFile(_)))));
     assert!(verdicts[1..].iter().all(|v| v.outcome.is_none()), "{verdicts:?}");
 }
+
+/// One certificate, one encoding: a retirement's result names no ticket, and the same result
+/// with a present but empty `ticket` is refused instead of verifying like the absent one.
+#[test]
+fn a_present_but_empty_ticket_in_the_result_is_refused() {
+    let f = fixture();
+    let mut c = f.certificate.clone();
+    if let Some(pb::tx_result::Outcome::Accepted(a)) = &mut c.result.as_mut().expect("result").outcome {
+        assert_eq!(a.ticket, None);
+        a.ticket = Some(String::new());
+    }
+    let json = match file_for(&c) {
+        Ok(json) => json,
+        Err(e) => {
+            // refused already while decoding: that is the point
+            assert!(e.to_string().contains("accepted.ticket"), "{e}");
+            return;
+        }
+    };
+    let e = verify_json(&json, &f.genesis).expect_err("refused");
+    assert!(e.to_string().contains("accepted.ticket") && e.to_string().contains("empty"), "{e}");
+}
+
+/// The certificate identifier: from the genesis fingerprint and the retirement id, shown on
+/// verification; the fingerprint ignores the file's layout and changes with its content.
+#[test]
+fn the_certificate_id_names_the_chain_and_the_retirement() {
+    use bct_wallet::client::certificate::certificate_id;
+    let f = fixture();
+    let v = verify_json(&f.file_json, &f.genesis).expect("verifies");
+    let fp = f.genesis.fingerprint();
+    assert_eq!(v.certificate_id, certificate_id(&fp, 1));
+    assert_eq!(v.certificate_id, format!("BCT-{}-1", &fp.to_hex()[..12]));
+    assert_ne!(certificate_id(&fp, 1), certificate_id(&fp, 11));
+    let compact = serde_json::to_string(&f.genesis).expect("json");
+    assert_eq!(Genesis::from_json(&compact).expect("genesis").fingerprint(), fp, "layout does not matter");
+    let mut other = f.genesis.clone();
+    other.chain_id.push('x');
+    assert_ne!(other.fingerprint(), fp);
+}

@@ -53,6 +53,13 @@ async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit
     assert!(matches!(client.tx_status(&receipt.tx_id).await.expect("status"), TxStatus::Committed(_)));
     let shown = client.transaction(&receipt.tx_id).await.expect("tx");
     assert_eq!(shown.tx.id(), receipt.tx_id);
+    // Signed with an expiry by default: the node's height then + 1000 blocks.
+    let expiry = shown.tx.body().expiry_height;
+    assert!(
+        expiry >= status.height + bct_wallet::client::DEFAULT_EXPIRY_BLOCKS && expiry < c.height + 1000,
+        "expiry {expiry}, signed after height {}",
+        status.height
+    );
 
     // The event stream has every block from where it started, the admission in its own.
     let deadline = Instant::now() + WAIT;
@@ -74,13 +81,18 @@ async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit
     let no_wait = TxOptions { wait_for_commit: false, ..TxOptions::default() };
     let r = client.send(a, admit(&verifier2(), Role::Verifier), &no_wait).await.expect("sent");
     assert_eq!(r.status, TxStatus::Pending);
+    // A second one while the first may still wait: it takes the next nonce (the node counts
+    // the signer's pending transactions), instead of colliding with the first.
+    let second = client.send(a, admit(&key(61), Role::Holder), &no_wait).await.expect("sent while one is pending");
+    assert_eq!(second.nonce, r.nonce + 1);
     committed(&client, &r.tx_id).await;
+    committed(&client, &second.tx_id).await;
 
     // A nonce already used: refused at admission, with the ledger's reason and code.
     let stale = TxOptions { nonce: Some(1), ..TxOptions::default() };
     match client.send(a, admit(&owner(), Role::Holder), &stale).await {
         Err(ClientError::Rejected { rejection, height: None, .. }) => {
-            assert_eq!(*rejection, Rejection::StaleNonce { expected: 3, got: 1 });
+            assert_eq!(*rejection, Rejection::StaleNonce { expected: 4, got: 1 });
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -89,15 +101,15 @@ async fn transactions_take_nonce_and_chain_from_the_node_and_wait_for_the_commit
 
     // A nonce ahead is admitted but waits for the gap: the wait ends with it pending, and it
     // commits once the gap is filled.
-    let ahead = TxOptions { nonce: Some(4), wait_timeout_ms: 500, ..TxOptions::default() };
+    let ahead = TxOptions { nonce: Some(5), wait_timeout_ms: 500, ..TxOptions::default() };
     let waiting = client.send(a, admit(&owner(), Role::Holder), &ahead).await.expect("admitted");
     assert_eq!(waiting.status, TxStatus::Pending);
     assert_eq!(client.tx_status(&waiting.tx_id).await.expect("status"), TxStatus::Pending);
     let gap = client.send(a, admit(&buyer(), Role::Holder), &TxOptions::default()).await.expect("sent");
-    assert_eq!(gap.nonce, 3);
+    assert_eq!(gap.nonce, 4);
     let c = committed(&client, &waiting.tx_id).await;
     assert!(c.result.outcome.is_ok(), "{c:?}");
-    assert_eq!(client.next_nonce(&addr(a)).await.expect("nonce"), 5);
+    assert_eq!(client.next_nonce(&addr(a)).await.expect("nonce"), 6);
 
     // A signer that is not admitted has no nonce: the error says who must admit it.
     let e = client.send(&key(77), admit(&key(78), Role::Holder), &TxOptions::default()).await.expect_err("unknown");

@@ -559,6 +559,11 @@ fn not_committed_in_time(env: &Env) {
     assert!(f.stderr.contains(&format!("bct tx {id}")), "{}", f.stderr);
     assert_eq!(env.json(&["tx", &id])["status"], "pending");
     assert!(env.text(&["tx", &id]).contains("is pending"));
+    // An id nobody knows is a failure (exit 1), and with --json the error is JSON on stdout.
+    let unknown = env.fails(1, &["--json", "tx", &"ab".repeat(32)]);
+    let v: Value = serde_json::from_str(&unknown.stdout).expect("a JSON error on stdout");
+    assert_eq!(v["exit_code"], 1, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("unknown to this node")), "{v}");
 
     env.tx(&admit(&ferry, "Fuzhou ferry", &[]));
     let deadline = Instant::now() + WAIT;
@@ -649,6 +654,15 @@ fn queries(env: &Env, first_admission: u64, retire_height: u64) {
         "{supply}"
     );
     assert!(env.text(&["supply"]).contains("seaweed_farm"));
+    // As of the block of the retirement: retired then, cancelled not yet (the cancellation
+    // came later); before any block, nothing.
+    let then = env.json(&["supply", "--height", &retire_height.to_string()]);
+    assert_eq!(then["height"], retire_height);
+    assert_eq!(then["totals"]["retired"]["t"], "1500t", "{then}");
+    assert_eq!(then["by_project"][0]["totals"]["retired"]["t"], "1500t", "{then}");
+    assert_eq!(env.json(&["supply", "--height", "0"])["totals"]["issued"]["t"], "0t");
+    let refused = env.fails(1, &["supply", "--height", "99999999"]);
+    assert!(refused.stderr.contains("height 99999999"), "{}", refused.stderr);
     let txs = env.json(&["account", "txs", &airline]);
     assert!(txs.as_array().is_some_and(|l| l.len() >= 6), "{txs}");
     assert!(env.text(&["account", "txs", &bank, "--limit", "2"]).contains("cancel"));

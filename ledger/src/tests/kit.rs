@@ -170,20 +170,58 @@ impl<S: Store> Chain<S> {
         }
     }
 
-    /// Submits a signed transaction alone in a block, expects it rejected, and checks that
-    /// the state root did not move.
+    /// Submits a signed transaction alone in a block, expects it included and rejected, and
+    /// checks that it used its nonce and changed nothing else.
     pub(crate) fn rejects_tx(&mut self, tx: SignedTx) -> Rejection {
-        let before = self.ledger.state_root();
         let signer = tx.body().signer;
         let nonce_before = self.ledger.next_nonce(&signer);
-        let r = self.block(vec![tx]);
-        assert_eq!(r.len(), 1, "transaction left out of the block");
-        assert_eq!(self.ledger.state_root(), before, "a rejected transaction changed the state root");
-        assert_eq!(self.ledger.next_nonce(&signer), nonce_before, "a rejected transaction used a nonce");
+        self.time += 1_000;
+        let executed = self.ledger.build_block(self.time, addr(&key(200)), vec![tx]).expect("builds");
+        assert_eq!(executed.results.len(), 1, "transaction left out of the block");
+        let signer_key = crate::state::state_key(b'a', &postcard::to_allocvec(&signer).expect("encodes"));
+        let written: Vec<&Vec<u8>> = executed.writes.iter().map(|(k, _)| k).collect();
+        assert_eq!(written, vec![&signer_key], "a rejected transaction changed more than its signer's nonce");
+        let block = executed.block.clone();
+        let again = self.ledger.execute(&block).expect("the built block validates");
+        assert_eq!(again.results, executed.results);
+        self.ledger.commit(executed, vec![]).expect("commits");
+        self.ledger.check_invariants().expect("invariants hold");
+        assert_eq!(self.ledger.next_nonce(&signer), nonce_before.map(|n| n + 1), "a rejection uses its nonce");
+        let r = self.ledger.results(block.header.height).expect("store").expect("results stored");
         match &r[0].outcome {
             Ok(_) => panic!("expected a rejection, the transaction was accepted"),
             Err(e) => e.clone(),
         }
+    }
+
+    /// A block like the next one the proposer would build, but carrying `txs` as they are
+    /// (what a faulty proposer could send).
+    pub(crate) fn forced_block(&mut self, txs: Vec<SignedTx>) -> crate::block::Block {
+        let mut block = self.ledger.build_block(self.time + 1_000, addr(&key(200)), vec![]).expect("builds").block;
+        block.header.tx_root = crate::block::tx_root(&txs);
+        block.header.tx_count = txs.len() as u32;
+        block.txs = txs;
+        block
+    }
+
+    /// Expects `tx` to fail the inclusion rule: the proposer leaves it out, a block that
+    /// carries it anyway is invalid, and admission refuses it with the same reason, which is
+    /// returned. Nothing changes, its signer's nonce included.
+    pub(crate) fn left_out(&mut self, tx: SignedTx) -> Rejection {
+        let signer = tx.body().signer;
+        let (root, nonce) = (self.ledger.state_root(), self.ledger.next_nonce(&signer));
+        assert!(self.block(vec![tx.clone()]).is_empty(), "the proposer must leave it out");
+        let forced = self.forced_block(vec![tx.clone()]);
+        let reason = match self.ledger.execute(&forced) {
+            Err(crate::ledger::BlockError::NotIncludable { tx: id, reason }) => {
+                assert_eq!(id, tx.id());
+                reason
+            }
+            other => panic!("a block carrying it must be invalid, got {other:?}"),
+        };
+        assert_eq!(self.ledger.check_tx(&tx), Err(reason.clone()), "admission refuses it the same way");
+        assert_eq!((self.ledger.state_root(), self.ledger.next_nonce(&signer)), (root, nonce));
+        reason
     }
 
     pub(crate) fn rejects(&mut self, k: &SigningKey, kind: TxKind) -> Rejection {

@@ -65,14 +65,14 @@ fn signer_must_match_key() {
         let sig = k.sign(&crate::crypto::tx_signing_message(&bytes)).to_bytes();
         SignedTx::from_parts(bytes, body, k.verifying_key().to_bytes(), sig)
     };
-    assert!(matches!(c.rejects_tx(tx), Rejection::SignerMismatch { .. }));
+    assert!(matches!(c.left_out(tx), Rejection::SignerMismatch { .. }));
 }
 
 #[test]
 fn wrong_chain_id_is_rejected() {
     let mut c = Chain::populated();
     let tx = sign_with(&owner(), "bct-other", 1, 0, transfer("x", &buyer(), 1));
-    assert!(matches!(c.rejects_tx(tx), Rejection::WrongChainId { .. }));
+    assert!(matches!(c.left_out(tx), Rejection::WrongChainId { .. }));
 }
 
 #[test]
@@ -80,74 +80,65 @@ fn nonces_must_be_exactly_next() {
     let mut c = Chain::populated();
     let ticket = c.issued(100);
     let future = sign_with(&owner(), CHAIN, 3, 0, transfer(&ticket, &buyer(), 1));
-    assert_eq!(c.rejects_tx(future), Rejection::FutureNonce { expected: 1, got: 3 });
+    assert_eq!(c.left_out(future), Rejection::FutureNonce { expected: 1, got: 3 });
     c.ok(&owner(), transfer(&ticket, &buyer(), 1));
     let stale = sign_with(&owner(), CHAIN, 1, 0, transfer(&ticket, &buyer(), 2));
-    assert_eq!(c.ledger.check_tx(&stale), Err(Rejection::StaleNonce { expected: 2, got: 1 }));
-    assert!(c.block(vec![stale.clone()]).is_empty(), "the proposer leaves out used nonces");
-    // A block that carries it anyway records the rejection and changes nothing.
-    let root = c.ledger.state_root();
-    c.time += 1000;
-    let executed = c.ledger.assemble(c.time, addr(&key(200)), vec![stale]).expect("assembles");
-    assert_eq!(executed.results[0].outcome, Err(Rejection::StaleNonce { expected: 2, got: 1 }));
-    c.ledger.commit(executed, vec![]).expect("commits");
-    assert_eq!(c.ledger.state_root(), root);
+    assert_eq!(c.left_out(stale), Rejection::StaleNonce { expected: 2, got: 1 });
     c.ok(&owner(), transfer(&ticket, &buyer(), 1));
     assert_eq!(c.held(&buyer(), &ticket, "active"), t(2));
 }
 
 #[test]
-fn a_replayed_transaction_is_left_out_or_rejected() {
+fn a_replayed_transaction_is_left_out_and_a_block_carrying_it_is_invalid() {
     let mut c = Chain::populated();
     let ticket = c.issued(100);
     let tx = c.tx(&owner(), transfer(&ticket, &buyer(), 10));
     assert!(c.block(vec![tx.clone()])[0].is_accepted());
-    // The proposer leaves out a transaction already in the chain...
-    assert!(c.block(vec![tx.clone()]).is_empty());
-    // ...and a block that carries it anyway records a stale nonce that changes nothing,
-    // while the transaction's status still points at its acceptance.
-    let root = c.ledger.state_root();
     let accepted_at = c.ledger.tx_location(&tx.id()).expect("store").expect("indexed");
-    c.time += 1000;
-    let executed = c.ledger.assemble(c.time, addr(&key(200)), vec![tx.clone()]).expect("assembles");
-    assert_eq!(executed.results[0].outcome, Err(Rejection::StaleNonce { expected: 2, got: 1 }));
-    c.ledger.commit(executed, vec![]).expect("commits");
-    assert_eq!(c.ledger.state_root(), root);
+    assert_eq!(c.left_out(tx.clone()), Rejection::StaleNonce { expected: 2, got: 1 });
     assert_eq!(c.held(&buyer(), &ticket, "active"), t(10));
     assert_eq!(c.ledger.tx_location(&tx.id()).expect("store"), Some(accepted_at));
     assert!(accepted_at.accepted);
 }
 
+/// The audit's replay: a transfer committed as rejected (too few tonnes) used its nonce, so
+/// once the signer holds enough, the same public bytes can no longer be included by anyone,
+/// and the transaction's outcome stays the rejection.
 #[test]
-fn a_rejected_transaction_can_be_included_again_and_accepted() {
+fn a_rejected_transaction_uses_its_nonce_and_cannot_be_replayed() {
     let mut c = Chain::populated();
     let ticket = c.issued(100);
-    c.ok(&authority(), TxKind::Freeze(Freeze { target: FreezeTarget::Account(addr(&owner())), reason: "hold".into() }));
-    let tx = c.tx(&owner(), transfer(&ticket, &buyer(), 10));
-    assert!(!c.block(vec![tx.clone()])[0].is_accepted());
-    assert_eq!(c.ledger.tx_location(&tx.id()).expect("store").map(|l| l.accepted), Some(false));
-    c.ok(&authority(), TxKind::Unfreeze(Unfreeze { target: FreezeTarget::Account(addr(&owner())) }));
-    assert!(c.block(vec![tx.clone()])[0].is_accepted());
-    let loc = c.ledger.tx_location(&tx.id()).expect("store").expect("indexed");
-    assert_eq!((loc.height, loc.accepted), (c.ledger.height(), true));
+    let tx = c.tx(&buyer(), transfer(&ticket, &owner(), 10));
+    assert!(matches!(c.rejects_tx(tx.clone()), Rejection::InsufficientUnits { .. }));
+    let rejected_at = c.ledger.tx_location(&tx.id()).expect("store").expect("indexed");
+    assert!(!rejected_at.accepted);
+    c.ok(&owner(), transfer(&ticket, &buyer(), 50));
+    assert_eq!(c.ledger.check_tx(&tx), Err(Rejection::StaleNonce { expected: 2, got: 1 }));
+    assert_eq!(c.left_out(tx.clone()), Rejection::StaleNonce { expected: 2, got: 1 });
+    assert_eq!(c.ledger.tx_location(&tx.id()).expect("store"), Some(rejected_at));
+    assert_eq!(c.held(&buyer(), &ticket, "active"), t(50));
+    // The signer's next transaction simply takes the next nonce.
+    c.ok(&buyer(), transfer(&ticket, &owner(), 10));
+    assert_eq!(c.held(&buyer(), &ticket, "active"), t(40));
 }
 
 #[test]
-fn expired_transactions_are_rejected_and_expiry_height_itself_is_accepted() {
+fn expired_transactions_are_left_out_and_expiry_height_itself_is_accepted() {
     let mut c = Chain::populated();
     let ticket = c.issued(100);
     let h = c.ledger.height();
     let late = sign_with(&owner(), CHAIN, 1, h, transfer(&ticket, &buyer(), 1));
-    assert_eq!(c.rejects_tx(late), Rejection::Expired { expiry_height: h, height: h + 1 });
+    assert_eq!(c.left_out(late), Rejection::Expired { expiry_height: h, height: h + 2 });
     let on_time = sign_with(&owner(), CHAIN, 1, h + 2, transfer(&ticket, &buyer(), 1));
     assert!(c.block(vec![on_time])[0].is_accepted());
 }
 
 #[test]
-fn unknown_and_suspended_signers_are_rejected() {
+fn unknown_signers_are_left_out_and_suspended_ones_rejected() {
     let mut c = Chain::populated();
     let ticket = c.issued(100);
-    assert_eq!(c.rejects(&stranger(), transfer(&ticket, &buyer(), 1)), Rejection::UnknownAccount(addr(&stranger())));
+    let tx = c.tx(&stranger(), transfer(&ticket, &buyer(), 1));
+    assert_eq!(c.left_out(tx), Rejection::UnknownAccount(addr(&stranger())));
     c.ok(&authority(), TxKind::SuspendAccount(SuspendAccount { address: addr(&owner()), reason: "audit".into() }));
     assert_eq!(c.rejects(&owner(), transfer(&ticket, &buyer(), 1)), Rejection::AccountSuspended(addr(&owner())));
 }

@@ -17,6 +17,10 @@ pub const PART_DATA_BYTES_MAX: usize = 128 * 1024;
 /// Incomplete streams held at once; the oldest is dropped to make room.
 pub const STREAMS_OPEN_MAX: usize = 64;
 
+/// Incomplete streams held at once from one publisher (a proposer streams one proposal per
+/// round); its oldest is dropped to make room, so one peer cannot crowd out the others.
+pub const STREAMS_PER_PUBLISHER_MAX: usize = 4;
+
 /// A stream assembled: its first part, the block bytes, the closing signature, and the
 /// parts themselves (kept to restream them unchanged).
 #[derive(Clone, Debug)]
@@ -37,6 +41,14 @@ pub enum StreamError {
     /// More data than any valid block.
     #[error("proposal stream is larger than {max} bytes")]
     TooLarge {
+        /// The limit.
+        max: usize,
+    },
+    /// One part carries more data than a proposer ever puts in one.
+    #[error("a proposal part carries {size} bytes; parts carry at most {max}")]
+    PartTooLarge {
+        /// Its data.
+        size: usize,
         /// The limit.
         max: usize,
     },
@@ -114,7 +126,26 @@ impl Assembler {
             self.remove(&key);
             return Err(StreamError::SequenceTooHigh { seq: msg.sequence, max: self.seq_max });
         }
+        let size = match &msg.content {
+            StreamContent::Data(ProposalPart::Data(d)) => d.len(),
+            _ => 0,
+        };
+        if size > PART_DATA_BYTES_MAX {
+            self.remove(&key);
+            return Err(StreamError::PartTooLarge { size, max: PART_DATA_BYTES_MAX });
+        }
         if !self.streams.contains_key(&key) {
+            // Room for it: first among its publisher's streams, then among all.
+            while self.order.iter().filter(|(p, _)| *p == publisher).count() >= STREAMS_PER_PUBLISHER_MAX {
+                match self.order.iter().position(|(p, _)| *p == publisher) {
+                    Some(i) => {
+                        if let Some(oldest) = self.order.remove(i) {
+                            self.streams.remove(&oldest);
+                        }
+                    }
+                    None => break,
+                }
+            }
             while self.streams.len() >= STREAMS_OPEN_MAX {
                 match self.order.pop_front() {
                     Some(oldest) => {
@@ -126,16 +157,16 @@ impl Assembler {
             self.order.push_back(key.clone());
         }
         let partial = self.streams.entry(key.clone()).or_default();
-        let size = match &msg.content {
-            StreamContent::Data(ProposalPart::Data(d)) => d.len(),
-            _ => 0,
-        };
+        // A sequence number already held keeps its first part: a resend, honest or not, can
+        // neither replace it nor add bytes that are not counted.
+        if partial.parts.contains_key(&msg.sequence) {
+            return Ok(None);
+        }
         if msg.content.is_fin() {
             partial.end = Some(msg.sequence);
         }
-        if partial.parts.insert(msg.sequence, msg.content).is_none() {
-            partial.bytes += size;
-        }
+        partial.parts.insert(msg.sequence, msg.content);
+        partial.bytes += size;
         if partial.bytes > self.bytes_max {
             self.remove(&key);
             return Err(StreamError::TooLarge { max: self.bytes_max });
@@ -217,19 +248,75 @@ mod tests {
         assert_eq!(a.open_streams(), 0);
     }
 
+    fn data(id: &'static [u8], seq: u64, size: usize) -> StreamMessage<ProposalPart> {
+        let part = ProposalPart::Data(Bytes::from(vec![0u8; size]));
+        StreamMessage::new(StreamId::new(Bytes::from_static(id)), seq, StreamContent::Data(part))
+    }
+
+    fn other_peer(seed: u8) -> PeerId {
+        let id = crate::keys::peer_id_of(&crate::keys::NodeKey::from_secret([seed; 32]).public_key()).expect("peer id");
+        PeerId::from_bytes(&id.to_bytes()).expect("same encoding")
+    }
+
+    /// The audit's bypass: resending a sequence number with a bigger payload was never
+    /// counted. Now the first part of a sequence number stays, so the bytes held never pass
+    /// the limit, and one part bigger than any proposer sends is refused.
+    #[test]
+    fn a_resent_sequence_number_cannot_grow_a_stream_and_parts_are_bounded() {
+        let mut a = Assembler::new(2 * PART_DATA_BYTES_MAX);
+        let peer = peer();
+        assert!(a.push(peer, data(b"s", 1, 10)).expect("ok").is_none());
+        for _ in 0..100 {
+            assert!(a.push(peer, data(b"s", 1, PART_DATA_BYTES_MAX)).expect("ignored").is_none());
+        }
+        assert_eq!(a.streams.values().map(|p| p.bytes).sum::<usize>(), 10, "the resends added nothing");
+        let held: usize = a
+            .streams
+            .values()
+            .flat_map(|p| p.parts.values())
+            .map(|c| match c {
+                StreamContent::Data(ProposalPart::Data(d)) => d.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(held, 10, "the first part stays");
+        assert!(matches!(a.push(peer, data(b"t", 1, PART_DATA_BYTES_MAX + 1)), Err(StreamError::PartTooLarge { .. })));
+    }
+
+    /// One publisher holds at most STREAMS_PER_PUBLISHER_MAX streams: opening more drops its
+    /// own oldest, never another publisher's.
+    #[test]
+    fn one_publisher_cannot_crowd_out_the_others() {
+        let mut a = Assembler::new(4 << 20);
+        let honest = other_peer(9);
+        let m = StreamMessage::new(
+            StreamId::new(Bytes::from_static(b"honest")),
+            0,
+            StreamContent::Data(ProposalPart::Init(init())),
+        );
+        assert!(a.push(honest, m).expect("ok").is_none());
+        let attacker = peer();
+        for i in 0..1000u32 {
+            let id = StreamId::new(Bytes::from(i.to_be_bytes().to_vec()));
+            let m = StreamMessage::new(id, 0, StreamContent::Data(ProposalPart::Init(init())));
+            assert!(a.push(attacker, m).expect("ok").is_none());
+        }
+        assert_eq!(a.open_streams(), STREAMS_PER_PUBLISHER_MAX + 1);
+        assert!(a.streams.contains_key(&(honest, Bytes::from_static(b"honest"))), "the honest stream stays");
+    }
+
     #[test]
     fn limits_are_enforced() {
         let mut a = Assembler::new(PART_DATA_BYTES_MAX);
         let peer = peer();
-        let big = ProposalPart::Data(Bytes::from(vec![0u8; PART_DATA_BYTES_MAX + 1]));
-        let m = StreamMessage::new(StreamId::new(Bytes::from_static(b"y")), 1, StreamContent::Data(big));
-        assert!(matches!(a.push(peer, m), Err(StreamError::TooLarge { .. })));
+        assert!(a.push(peer, data(b"y", 1, PART_DATA_BYTES_MAX)).expect("ok").is_none());
+        assert!(matches!(a.push(peer, data(b"y", 2, 1)), Err(StreamError::TooLarge { .. })));
         let m = StreamMessage::new(StreamId::new(Bytes::from_static(b"z")), 1_000_000, StreamContent::Fin);
         assert!(matches!(a.push(peer, m), Err(StreamError::SequenceTooHigh { .. })));
         for i in 0..(STREAMS_OPEN_MAX + 10) {
             let id = StreamId::new(Bytes::from(i.to_be_bytes().to_vec()));
             let m = StreamMessage::new(id, 0, StreamContent::Data(ProposalPart::Init(init())));
-            assert!(a.push(peer, m).expect("ok").is_none());
+            assert!(a.push(other_peer(i as u8 + 20), m).expect("ok").is_none());
         }
         assert_eq!(a.open_streams(), STREAMS_OPEN_MAX);
     }

@@ -343,7 +343,8 @@ async fn retirements(
     let Query(p) = params.map_err(bad_query)?;
     let (filter, cursor, limit) = (p.filter()?, p.cursor()?, page_size(p.limit)?);
     let ledger = web.chain.read().await;
-    Ok(Json(view::retirements(ledger.state(), &filter, cursor, limit)))
+    let state = ledger.state();
+    Ok(Json(web.index.with_retirement_rows(state, |rows| view::retirements(state, rows, &filter, cursor, limit))))
 }
 
 fn retirement_id(s: &str) -> Found<u64> {
@@ -382,6 +383,8 @@ async fn certificate(State(web): State<Web>, Path(id): Path<String>) -> Result<R
 pub struct CertificateCheck {
     /// Whether the certificate verified against this chain's genesis.
     pub verified: bool,
+    /// Its stable identifier (`BCT-` genesis fingerprint prefix `-` retirement id), if it verified.
+    pub certificate_id: Option<String>,
     /// Why not, if it did not.
     pub reason: Option<String>,
     /// What it proves, if it verified.
@@ -562,6 +565,7 @@ impl Web {
         match outcome {
             Ok(v) => CertificateCheck {
                 verified: true,
+                certificate_id: Some(v.certificate_id.clone()),
                 reason: None,
                 retirement: serde_json::to_value(&v.summary).ok(),
                 signed_power: Some(v.signed_power),
@@ -572,6 +576,7 @@ impl Web {
             },
             Err(e) => CertificateCheck {
                 verified: false,
+                certificate_id: None,
                 reason: Some(e.to_string()),
                 retirement: None,
                 signed_power: None,

@@ -326,7 +326,10 @@ async fn rows(web: &Web, list: &str, p: &ExportParams, cursor: Option<String>) -
                 ..Default::default()
             };
             let cursor = cursor.as_deref().map(view::parse_id_cursor).transpose()?;
-            Ok(retirement_rows(view::retirements(state, &params.filter()?, cursor, CHUNK)))
+            let filter = params.filter()?;
+            let page =
+                web.index.with_retirement_rows(state, |rows| view::retirements(state, rows, &filter, cursor, CHUNK));
+            Ok(retirement_rows(page))
         }
         "trades" => {
             drop(ledger);

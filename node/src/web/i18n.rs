@@ -229,6 +229,7 @@ pub const LABELS: &[(&str, &str)] = &[
     ("Retirements of this ticket", "本碳票的注销记录"),
     ("Each check", "逐项核验"),
     ("Block hash", "区块哈希"),
+    ("Certificate", "证书编号"),
     ("passed", "通过"),
     ("failed", "未通过"),
     ("not run", "未执行"),

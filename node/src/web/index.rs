@@ -145,17 +145,79 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Lookup {
     ))
 }
 
+/// What a retirement search looks at, per retirement, prepared once: retirements never
+/// change after they are made, and their ids run from 1 without gap, so the rows are a vector
+/// that only grows. A search scans these rows (a few bytes each) instead of the ledger.
+#[derive(Clone, Debug)]
+pub struct RetirementRow {
+    /// Retirement id.
+    pub id: u64,
+    /// The beneficiary, folded for searching ([`view::fold`]).
+    pub beneficiary_folded: String,
+    /// Purpose.
+    pub purpose: bct_ledger::types::Purpose,
+    /// Ticket.
+    pub ticket: String,
+    /// Project of the ticket.
+    pub project: String,
+    /// Ecosystem of the project.
+    pub ecosystem: Option<bct_ledger::types::Ecosystem>,
+    /// Jurisdiction.
+    pub jurisdiction: String,
+    /// Block time, ms.
+    pub time_ms: u64,
+    /// Quantity retired, kg.
+    pub quantity_kg: u64,
+}
+
 /// The index over the node's sled database.
 #[derive(Clone)]
 pub struct Index {
     tree: sled::Tree,
+    rows: Arc<std::sync::Mutex<Vec<RetirementRow>>>,
 }
 
 impl Index {
     /// Opens the index in `db`.
     pub fn open(db: &sled::Db) -> Result<Index, NodeError> {
         let tree = db.open_tree(TREE).map_err(|e| NodeError::Storage(format!("opening {TREE}: {e}")))?;
-        Ok(Index { tree })
+        Ok(Index { tree, rows: Arc::default() })
+    }
+
+    /// Runs `f` over the search rows of every retirement of `state` (adding the rows of the
+    /// retirements made since the last call).
+    pub fn with_retirement_rows<T>(
+        &self,
+        state: &bct_ledger::state::State,
+        f: impl FnOnce(&[RetirementRow]) -> T,
+    ) -> T {
+        let mut rows = match self.rows.lock() {
+            Ok(rows) => rows,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let count = state.meta().retirements;
+        // A state older than the rows (never on one node, whose ledger only grows) would make
+        // them wrong: start again.
+        if rows.len() as u64 > count {
+            rows.clear();
+        }
+        for id in rows.len() as u64 + 1..=count {
+            let Some(r) = state.retirements.get(&id) else { break };
+            let ticket = state.tickets.get(&r.ticket);
+            let project = ticket.map(|t| t.project.clone()).unwrap_or_default();
+            rows.push(RetirementRow {
+                id,
+                beneficiary_folded: view::fold(&r.beneficiary),
+                purpose: r.purpose,
+                ticket: r.ticket.clone(),
+                ecosystem: state.projects.get(&project).map(|p| p.ecosystem),
+                project,
+                jurisdiction: r.jurisdiction.clone(),
+                time_ms: r.time_ms,
+                quantity_kg: r.quantity.kg(),
+            });
+        }
+        f(&rows)
     }
 
     /// The next height to read.

@@ -46,6 +46,51 @@ pub struct Web {
     pub role: &'static str,
     /// Trades, ticket histories and issuance times, kept by a follower of the chain.
     pub index: index::Index,
+    /// The overview's totals and monthly series, computed once per height.
+    pub overview: Arc<Mutex<Option<(u64, Arc<Overview>)>>>,
+}
+
+/// What the overview shows that depends only on the committed state: the same for every
+/// request at one height.
+#[derive(Debug)]
+pub struct Overview {
+    /// The totals.
+    pub supply: view::Supply,
+    /// Per month (`YYYY-MM`, the last 24 with any): kg issued and kg retired.
+    pub months: std::collections::BTreeMap<String, (u64, u64)>,
+}
+
+impl Web {
+    /// The overview's data at the current height (computed at most once per height).
+    pub async fn overview(&self) -> Arc<Overview> {
+        let ledger = self.chain.read().await;
+        let height = ledger.height();
+        if let Ok(cached) = self.overview.lock() {
+            if let Some((h, o)) = cached.as_ref() {
+                if *h == height {
+                    return o.clone();
+                }
+            }
+        }
+        let state = ledger.state();
+        let mut months: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+        self.index.with_retirement_rows(state, |rows| {
+            for r in rows.iter().rev().take(view::SCAN_MAX) {
+                months.entry(view::utc_date(r.time_ms)[..7].to_string()).or_default().1 += r.quantity_kg;
+            }
+        });
+        for (month, kg) in self.index.issued_by_month(view::SCAN_MAX).unwrap_or_default() {
+            months.entry(month).or_default().0 += kg;
+        }
+        while months.len() > 24 {
+            months.pop_first();
+        }
+        let o = Arc::new(Overview { supply: view::supply(&ledger), months });
+        if let Ok(mut cached) = self.overview.lock() {
+            *cached = Some((height, o.clone()));
+        }
+        o
+    }
 }
 
 impl Web {
@@ -75,6 +120,27 @@ struct Limits {
     per_second: f64,
     burst: f64,
     clients: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+/// The client of a request from `peer`: `peer` itself, unless it is a trusted proxy; then the
+/// last address of `X-Forwarded-For` (each proxy appends the address it heard from) that is
+/// not a trusted proxy. A header that cannot be read leaves the proxy as the client.
+fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else { return peer };
+        for hop in text.split(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer)
 }
 
 impl Limits {
@@ -118,15 +184,15 @@ async fn limit(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_string();
-    if !limits.allow(peer.ip()) {
+    let client = client_ip(peer.ip(), request.headers(), &limits.trusted_proxies);
+    if !limits.allow(client) {
         let mut r = refusal(
             &path,
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
                 "too many requests from {}: at most {} per second; wait a moment and try again",
-                peer.ip(),
-                limits.per_second
+                client, limits.per_second
             ),
         );
         r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
@@ -177,6 +243,7 @@ pub fn router(web: Web, config: &WebConfig) -> Router {
         per_second: f64::from(config.requests_per_second_per_client),
         burst: 2.0 * f64::from(config.requests_per_second_per_client),
         clients: Mutex::new(HashMap::new()),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     Router::new()
         .merge(pages::routes())
@@ -238,7 +305,36 @@ mod tests {
             per_second: f64::from(per_second),
             burst: 2.0 * f64::from(per_second),
             clients: Mutex::new(HashMap::new()),
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    fn headers(values: &[&str]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_forwarded_address() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy, ip("10.0.0.3")];
+        // Straight from a client: the header is whatever the client wrote, so it is ignored.
+        assert_eq!(client_ip(ip("203.0.113.7"), &headers(&["198.51.100.1"]), &trusted), ip("203.0.113.7"));
+        // Through the proxy: the address the proxy heard from.
+        assert_eq!(client_ip(proxy, &headers(&["203.0.113.7"]), &trusted), ip("203.0.113.7"));
+        // A client that forges an earlier hop: the proxy's own entry (the last) wins.
+        assert_eq!(client_ip(proxy, &headers(&["1.2.3.4, 203.0.113.7"]), &trusted), ip("203.0.113.7"));
+        // Two trusted proxies in a row, the hops over two header lines.
+        assert_eq!(client_ip(proxy, &headers(&["203.0.113.7", "10.0.0.3"]), &trusted), ip("203.0.113.7"));
+        // No header, or one that cannot be read: the proxy itself.
+        assert_eq!(client_ip(proxy, &headers(&[]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &headers(&["not-an-address"]), &trusted), proxy);
+        // No trusted proxy configured: never the header.
+        assert_eq!(client_ip(proxy, &headers(&["203.0.113.7"]), &[]), proxy);
     }
 
     #[test]

@@ -271,21 +271,8 @@ async fn overview(State(web): State<Web>, Query(p): Query<LangParam>, headers: H
         Ok(s) => s,
         Err(e) => return lookup_page(lang, &e),
     };
-    let (supply, months) = {
-        let ledger = web.chain.read().await;
-        let state = ledger.state();
-        let mut months: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (_, r) in state.retirements.range(..).rev().take(view::SCAN_MAX) {
-            months.entry(view::utc_date(r.time_ms)[..7].to_string()).or_default().1 += r.quantity.kg();
-        }
-        for (month, kg) in web.index.issued_by_month(view::SCAN_MAX).unwrap_or_default() {
-            months.entry(month).or_default().0 += kg;
-        }
-        while months.len() > 24 {
-            months.pop_first();
-        }
-        (view::supply(&ledger), months)
-    };
+    let overview = web.overview().await;
+    let (supply, months) = (&overview.supply, &overview.months);
     let body = html! {
         h1 { (l("Overview")) }
         div.cards {
@@ -666,7 +653,10 @@ async fn retirements(
     let result: Found<_> = async {
         let (filter, cursor) = (p.filter()?, p.cursor()?);
         let ledger = web.chain.read().await;
-        Ok(view::retirements(ledger.state(), &filter, cursor, view::PAGE_DEFAULT))
+        let state = ledger.state();
+        Ok(web
+            .index
+            .with_retirement_rows(state, |rows| view::retirements(state, rows, &filter, cursor, view::PAGE_DEFAULT)))
     }
     .await;
     let list = match result {
@@ -725,10 +715,12 @@ async fn retirement(
         Ok(b) => b,
         Err(e) => return lookup_page(lang, &e),
     };
+    let certificate_id = bct_proto::certificate::certificate_id(&web.chain.genesis().fingerprint(), r.id);
     let body = html! {
         div.certificate {
             h1 { (l("Retirement certificate")) " #" (r.id) }
             dl.fields {
+                dt { (l("Certificate")) } dd.mono { (certificate_id) }
                 dt { (l("Beneficiary")) } dd { strong { (r.beneficiary) } }
                 dt { (l("Quantity")) } dd { strong { (t(&r.quantity)) " t" } " CO₂e" }
                 dt { (l("Purpose")) } dd { (words::purpose(&r.purpose, lang)) }
@@ -981,6 +973,7 @@ fn verify_form(lang: Lang, check: Option<&CertificateCheck>) -> Markup {
                     p.ok { "✔ VERIFIED" }
                     @if let Some(r) = &c.retirement {
                         dl.fields {
+                            @if let Some(id) = &c.certificate_id { dt { (l("Certificate")) } dd.mono { (id) } }
                             @for (key, label) in CERTIFICATE_FIELDS {
                                 @if let Some(v) = r.get(key) {
                                     dt { (l(label)) } dd { (v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())) }

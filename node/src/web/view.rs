@@ -7,6 +7,8 @@ use std::ops::Bound;
 
 use bct_ledger::block::{Block, TxResult};
 use bct_ledger::state::{GroupKey, State, Totals};
+
+use super::index::RetirementRow;
 use bct_ledger::types::{
     Account, AccountStatus, Attestation, Ecosystem, Lot, LotState, Project, ProjectStatus, Purpose, Retirement, Role,
     Ticket,
@@ -979,8 +981,10 @@ pub fn ticket(state: &State, id: &str) -> Found<TicketDetail> {
         .projects
         .get(&t.project)
         .ok_or_else(|| Lookup::Store(format!("the project of ticket {id} is missing")))?;
-    let lots = state.lots_of_ticket(id);
-    let (lots_view, lots_truncated) = merged_lots(state, lots.iter().copied(), PAGE_MAX);
+    // A ticket's lots are the lots in its serial block: read lazily, so a ticket split into a
+    // million lots costs one page.
+    let lots = state.lots.range(t.serial_first..=t.serial_last).map(|(_, l)| l);
+    let (lots_view, lots_truncated) = merged_lots(state, lots, PAGE_MAX);
     let retirements =
         state.retirements_of_ticket(id).into_iter().rev().take(PAGE_MAX).map(|r| retirement_view(state, r)).collect();
     Ok(TicketDetail {
@@ -1102,8 +1106,14 @@ pub fn parse_id_cursor(s: &str) -> Found<u64> {
 }
 
 /// One page of retirements, newest first, before `cursor` (a retirement id).
-pub fn retirements(state: &State, f: &RetirementFilter, cursor: Option<u64>, limit: usize) -> Page<RetirementView> {
-    let (found, next) = find_retirements(state, f, cursor, limit);
+pub fn retirements(
+    state: &State,
+    rows: &[RetirementRow],
+    f: &RetirementFilter,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Page<RetirementView> {
+    let (found, next) = find_retirements(state, rows, f, cursor, limit);
     Page {
         items: found.into_iter().map(|r| retirement_view(state, r)).collect(),
         next_cursor: next.map(|n| n.to_string()),
@@ -1111,36 +1121,38 @@ pub fn retirements(state: &State, f: &RetirementFilter, cursor: Option<u64>, lim
 }
 
 /// One page of retirements, newest first, with ids below `before`, and the `before` of the
-/// next page if more may follow (a page ends after [`SCAN_MAX`] examined).
+/// next page if more may follow (a page ends after [`SCAN_MAX`] examined). The filters are
+/// checked on the search rows ([`crate::web::index::Index::with_retirement_rows`]), so a
+/// search costs a scan of short strings, not a walk over the ledger.
 pub fn find_retirements<'s>(
     state: &'s State,
+    rows: &[RetirementRow],
     f: &RetirementFilter,
     before: Option<u64>,
     limit: usize,
 ) -> (Vec<&'s Retirement>, Option<u64>) {
     let b = f.beneficiary.as_deref().map(fold);
-    let cursor = before;
-    let end = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+    let end = before.map_or(rows.len(), |b| (b.saturating_sub(1) as usize).min(rows.len()));
     let mut items = Vec::new();
     let mut next_cursor = None;
-    for (scanned, (id, r)) in state.retirements.range((Bound::Unbounded, end)).rev().enumerate() {
+    for (scanned, row) in rows[..end].iter().rev().enumerate() {
         if items.len() == limit || scanned == SCAN_MAX {
-            // the next page starts with this one (the range's end is exclusive)
-            next_cursor = Some(id + 1);
+            // the next page starts with this one (the bound is exclusive)
+            next_cursor = Some(row.id + 1);
             break;
         }
-        let ticket = state.tickets.get(&r.ticket);
-        let project = ticket.and_then(|t| state.projects.get(&t.project));
-        let keep = b.as_ref().is_none_or(|b| fold(&r.beneficiary).contains(b))
-            && f.purpose.is_none_or(|p| p == r.purpose)
-            && f.ticket.as_ref().is_none_or(|t| *t == r.ticket)
-            && f.project.as_ref().is_none_or(|p| ticket.is_some_and(|t| t.project == *p))
-            && f.ecosystem.is_none_or(|e| project.is_some_and(|p| p.ecosystem == e))
-            && f.jurisdiction.as_ref().is_none_or(|j| r.jurisdiction.starts_with(j.as_str()))
-            && f.from_ms.is_none_or(|from| r.time_ms >= from)
-            && f.until_ms.is_none_or(|until| r.time_ms < until);
+        let keep = b.as_ref().is_none_or(|b| row.beneficiary_folded.contains(b.as_str()))
+            && f.purpose.is_none_or(|p| p == row.purpose)
+            && f.ticket.as_ref().is_none_or(|t| *t == row.ticket)
+            && f.project.as_ref().is_none_or(|p| *p == row.project)
+            && f.ecosystem.is_none_or(|e| row.ecosystem == Some(e))
+            && f.jurisdiction.as_ref().is_none_or(|j| row.jurisdiction.starts_with(j.as_str()))
+            && f.from_ms.is_none_or(|from| row.time_ms >= from)
+            && f.until_ms.is_none_or(|until| row.time_ms < until);
         if keep {
-            items.push(r);
+            if let Some(r) = state.retirements.get(&row.id) {
+                items.push(r);
+            }
         }
     }
     (items, next_cursor)

@@ -88,6 +88,13 @@ pub(crate) fn tx_result_from_pb(t: pb::TxResult, at: At<'_>) -> Result<TxResult,
                 .into_iter()
                 .map(|r| super::state::serial_range_from_pb(r, at.field("accepted.serials")))
                 .collect::<Result<_, _>>()?;
+            // One result, one encoding: a ledger never names an empty ticket, so a present but
+            // empty `ticket` is refused rather than read as an absent one.
+            if a.ticket.as_deref() == Some("") {
+                return Err(at
+                    .field("accepted.ticket")
+                    .invalid("present but empty (leave it out when no ticket is named)"));
+            }
             Ok(Accepted { ticket: a.ticket, retirement: a.retirement, serials })
         }
         Outcome::Rejected(r) => Err(rejection_from_pb(r, at.field("rejected"))?),

@@ -75,7 +75,19 @@ pub(crate) async fn get(
 fn verified_text(v: &Verified) -> String {
     let signers: Vec<String> = v.signers.iter().map(|s| s.name.clone()).collect();
     let mut items = vec![("VERIFIED", "this retirement is recorded on the chain of the genesis file".to_string())];
+    items.push(("certificate", v.certificate_id.clone()));
     items.extend(summary_text(&v.summary));
+    let mixed = bct_ledger::text::mixed_script_words(&v.summary.beneficiary);
+    if !mixed.is_empty() {
+        items.push((
+            "WARNING",
+            format!(
+                "the beneficiary mixes Latin, Greek or Cyrillic letters in {}: look-alike letters can make a name \
+                 pass for another",
+                mixed.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     items.push(("signed by", format!("{} of {} voting power: {}", v.signed_power, v.total_power, signers.join(", "))));
     fields(&items)
 }
@@ -90,15 +102,14 @@ pub(crate) fn verify(file: &Path, genesis: &Path, out: Out) -> anyhow::Result<()
         .with_context(|| format!("cannot read the certificate {}", file.display()))?;
     let verified = match verify_file(&content, &genesis) {
         Ok(v) => v,
-        Err(e) => {
-            if out.json {
-                println!("{}", json!({ "verified": false, "reason": e.to_string() }));
-            }
-            return Err(anyhow::Error::new(e).context(format!("certificate {} is refused", file.display())));
-        }
+        // With --json, main prints the refusal as {"verified": false, "reason": ...}.
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("certificate {} is refused", file.display()))),
     };
+    let mixed: Vec<&str> = bct_ledger::text::mixed_script_words(&verified.summary.beneficiary);
     let v = json!({
         "verified": true,
+        "certificate_id": verified.certificate_id,
+        "warnings": mixed.iter().map(|w| format!("the beneficiary mixes Latin, Greek or Cyrillic letters in \"{w}\"")).collect::<Vec<_>>(),
         "retirement": serde_json::to_value(&verified.summary)?,
         "signed_power": verified.signed_power,
         "total_power": verified.total_power,

@@ -2,7 +2,7 @@
 
 mod cert;
 mod keys;
-mod output;
+pub(crate) mod output;
 mod query;
 mod tx;
 
@@ -38,7 +38,7 @@ pub(crate) struct Cli {
     node: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true, help_heading = "Global options")]
-    json: bool,
+    pub(crate) json: bool,
     /// Keystore directory [default: ~/.bct/keys].
     #[arg(long, global = true, help_heading = "Global options", env = "BCT_KEYSTORE", value_name = "DIR")]
     keystore: Option<PathBuf>,
@@ -94,8 +94,9 @@ enum Command {
     Block(BlockArgs),
     /// Show a transaction by id.
     Tx(TxShowArgs),
-    /// Totals issued, active, pledged, frozen, retired and cancelled, broken down.
-    Supply,
+    /// Totals issued, active, pledged, frozen, retired and cancelled, broken down; now or as
+    /// of a height.
+    Supply(SupplyArgs),
     /// The node's chain, height, validators and peers.
     Status,
     /// Get a retirement certificate from the node.
@@ -107,6 +108,14 @@ enum Command {
     Watch(WatchArgs),
     /// Export a registry list as CSV (from the node's web API: `[web]` in its config.toml).
     Export(ExportArgs),
+}
+
+/// `bct supply`.
+#[derive(Args, Debug)]
+pub(crate) struct SupplyArgs {
+    /// The totals as they were after this block (default: now).
+    #[arg(long)]
+    pub height: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -170,9 +179,10 @@ pub(crate) struct TxOpts {
     /// Nonce to sign with [default: the account's next nonce, from the node].
     #[arg(long)]
     nonce: Option<u64>,
-    /// Last height at which the transaction may be included (0: no expiry).
-    #[arg(long, default_value_t = 0, value_name = "HEIGHT")]
-    expiry_height: u64,
+    /// Last height at which the transaction may be included [default: the node's height +
+    /// 1000]; 0: it never expires.
+    #[arg(long, value_name = "HEIGHT")]
+    expiry_height: Option<u64>,
     /// Return once the node has admitted the transaction, without waiting for the commit.
     #[arg(long)]
     no_wait: bool,
@@ -725,7 +735,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retirements(a) => query::retirements(&cli.client().await?, a, out).await,
         Command::Block(a) => query::block(&cli.client().await?, a.height, out).await,
         Command::Tx(a) => query::transaction(&cli.client().await?, &a.id, out).await,
-        Command::Supply => query::supply(&cli.client().await?, out).await,
+        Command::Supply(a) => query::supply(&cli.client().await?, a.height, out).await,
         Command::Status => query::status(&cli.client().await?, out).await,
         Command::Validators(ValidatorsCmd::Show) => query::validators(&cli.client().await?, out).await,
         Command::Watch(a) => query::watch(&cli.client().await?, a.from_height, out).await,
@@ -737,18 +747,61 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// An argument that cannot be read, found after clap (it depends on another argument, such as
+/// a price and its currency): exit code 2, as clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Usage(pub(crate) String);
+
+/// Exit code of a usage error (clap's).
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// A failure as the JSON object `--json` prints on stdout: `error` (the message), `exit_code`,
+/// and for a refused certificate `verified: false` with the `reason`.
+pub(crate) fn error_json(e: &anyhow::Error) -> serde_json::Value {
+    let mut v = serde_json::json!({ "error": format!("{e:#}"), "exit_code": exit_code(e) });
+    if let Some(c) = e.chain().find_map(|c| c.downcast_ref::<CertificateError>()) {
+        v["verified"] = false.into();
+        v["reason"] = c.to_string().into();
+    }
+    v
+}
+
 /// The exit code for a failure: what kind of failure is in the error's chain.
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(ClientError::Rejected { .. }) = cause.downcast_ref::<ClientError>() {
             return EXIT_REJECTED;
         }
-        if cause.downcast_ref::<tx::NotCommitted>().is_some() {
+        if cause.downcast_ref::<tx::NotCommitted>().is_some() || cause.downcast_ref::<tx::StoppedWaiting>().is_some() {
             return EXIT_PENDING;
         }
         if cause.downcast_ref::<CertificateError>().is_some() {
             return EXIT_CERTIFICATE_REFUSED;
         }
+        if cause.downcast_ref::<Usage>().is_some() {
+            return EXIT_USAGE;
+        }
     }
     EXIT_FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_for_exit_codes_and_json_errors() {
+        let usage = anyhow::Error::new(Usage("--price: 20.123 has more than 2 decimals".into()));
+        assert_eq!(exit_code(&usage), EXIT_USAGE);
+        let missing = anyhow::anyhow!("transaction ab is unknown to this node");
+        assert_eq!(exit_code(&missing), EXIT_FAILURE);
+        let v = error_json(&usage);
+        assert_eq!(v["exit_code"], 2);
+        assert!(v["error"].as_str().is_some_and(|e| e.contains("more than 2 decimals")), "{v}");
+        let refused = anyhow::Error::new(CertificateError::BadTxSignature).context("certificate c.json is refused");
+        let v = error_json(&refused);
+        assert_eq!((v["exit_code"].as_u64(), v["verified"].as_bool()), (Some(5), Some(false)), "{v}");
+        assert!(v["reason"].as_str().is_some_and(|r| r.contains("signature")), "{v}");
+    }
 }

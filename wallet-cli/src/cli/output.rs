@@ -13,14 +13,29 @@ impl Out {
     /// Prints `value` as JSON with `--json`, else the text `text()` makes.
     pub(crate) fn show(&self, value: &Value, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+            emit(&format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())));
         } else {
             let t = text();
             if t.ends_with('\n') {
-                print!("{t}");
+                emit(&t);
             } else {
-                println!("{t}");
+                emit(&format!("{t}\n"));
             }
+        }
+    }
+}
+
+/// Writes `text` to stdout. When whoever reads it has gone (`bct watch | head -1`), there is
+/// nobody left to tell anything: the command ends quietly with success instead of a panic.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            std::process::exit(i32::from(super::EXIT_FAILURE));
         }
     }
 }
@@ -43,8 +58,10 @@ impl Table {
         Table { headers: headers.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
     }
 
+    /// Adds a row; characters that would hide or spoof what is shown (line breaks, bidirectional
+    /// and invisible characters) are escaped as `\u{...}`.
     pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.into_iter().map(|c| bct_ledger::text::printable(&c).into_owned()).collect());
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -81,7 +98,9 @@ impl Table {
     }
 }
 
-/// `name:  value` lines with the values aligned; empty values are left out.
+/// `name:  value` lines with the values aligned; empty values are left out. A value cannot
+/// add a line or reorder what is shown: line breaks, bidirectional and invisible characters
+/// are escaped as `\u{...}`.
 pub(crate) fn fields(items: &[(&str, String)]) -> String {
     let width = items.iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| k.len() + 1).max().unwrap_or(0);
     let mut out = String::new();
@@ -91,7 +110,7 @@ pub(crate) fn fields(items: &[(&str, String)]) -> String {
         }
         out.push_str(&pad(&format!("{k}:"), width));
         out.push_str("  ");
-        out.push_str(v);
+        out.push_str(&bct_ledger::text::printable(v));
         out.push('\n');
     }
     out
@@ -116,6 +135,19 @@ mod tests {
         t.row(vec!["红树林".into(), "3875t".into()]);
         t.row(vec!["kelp".into(), "6000t".into()]);
         assert_eq!(t.render(), "name    quantity\n红树林  3875t\nkelp    6000t\n");
+    }
+
+    /// The audit's spoof: a beneficiary with a line break printed a second `beneficiary:` line
+    /// chosen by the retiree. Values are escaped, so one field is one line.
+    #[test]
+    fn a_value_cannot_add_a_line_or_reorder_the_text() {
+        let shown =
+            fields(&[("beneficiary", "Zhangzhou\nbeneficiary: Mallory".into()), ("note", "abc\u{202E}fed".into())]);
+        assert_eq!(shown, "beneficiary:  Zhangzhou\\u{000A}beneficiary: Mallory\nnote:         abc\\u{202E}fed\n");
+        assert_eq!(shown.lines().count(), 2);
+        let mut t = Table::new(&["name"]);
+        t.row(vec!["a\u{200B}b".into()]);
+        assert_eq!(t.render(), "name\na\\u{200B}b\n");
     }
 
     #[test]

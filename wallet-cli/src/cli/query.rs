@@ -472,25 +472,29 @@ pub(crate) async fn transaction(client: &Client, id: &Hash, out: Out) -> anyhow:
             });
             Ok(())
         }
-        Err(ClientError::NotFound { .. }) => {
-            let status = client.tx_status(id).await?;
-            out.show(&json!({ "tx_id": id.to_hex(), "status": view::tx_status(&status)["status"] }), || match status {
-                TxStatus::Pending => format!("transaction {id} is pending: admitted, not committed yet"),
-                _ => format!("transaction {id} is unknown to this node: never seen, dropped, or expired"),
-            });
-            Ok(())
-        }
+        Err(ClientError::NotFound { .. }) => match client.tx_status(id).await? {
+            TxStatus::Pending => {
+                out.show(&json!({ "tx_id": id.to_hex(), "status": "pending" }), || {
+                    format!("transaction {id} is pending: admitted, not committed yet")
+                });
+                Ok(())
+            }
+            // Not found is a failure (exit code 1), like any other id that does not exist.
+            _ => anyhow::bail!("transaction {id} is unknown to this node: never seen, dropped, or expired"),
+        },
         Err(e) => Err(e.into()),
     }
 }
 
-pub(crate) async fn supply(client: &Client, out: Out) -> anyhow::Result<()> {
-    let s = client.supply().await?;
+pub(crate) async fn supply(client: &Client, height: Option<u64>, out: Out) -> anyhow::Result<()> {
+    let s = client.supply_at(height).await?;
     let v = json!({
+        "height": s.height,
         "totals": view::totals(&s.totals),
         "by_ecosystem": s.by_ecosystem.iter().map(|(e, t)| json!({ "ecosystem": e.as_str(), "totals": view::totals(t) })).collect::<Vec<_>>(),
         "by_region": s.by_region.iter().map(|(r, t)| json!({ "region": r, "totals": view::totals(t) })).collect::<Vec<_>>(),
         "by_vintage": s.by_vintage.iter().map(|(y, t)| json!({ "vintage": y, "totals": view::totals(t) })).collect::<Vec<_>>(),
+        "by_project": s.by_project.iter().map(|(p, t)| json!({ "project": p, "totals": view::totals(t) })).collect::<Vec<_>>(),
     });
     out.show(&v, || {
         let header = ["", "ISSUED", "ACTIVE", "PLEDGED", "FROZEN", "RETIRED", "CANCELLED"];
@@ -507,7 +511,8 @@ pub(crate) async fn supply(client: &Client, out: Out) -> anyhow::Result<()> {
         };
         let mut all = Table::new(&header);
         all.row(row("all".into(), &s.totals));
-        let mut text = all.render();
+        let mut text = format!("as of height {}\n", s.height);
+        text.push_str(&all.render());
         let mut by = |title: &str, rows: Vec<(String, &Totals)>| {
             let mut t = Table::new(&header);
             for (n, tot) in rows {
@@ -518,6 +523,7 @@ pub(crate) async fn supply(client: &Client, out: Out) -> anyhow::Result<()> {
         by("by ecosystem", s.by_ecosystem.iter().map(|(e, t)| (e.as_str().to_string(), t)).collect());
         by("by region", s.by_region.iter().map(|(r, t)| (r.clone(), t)).collect());
         by("by vintage", s.by_vintage.iter().map(|(y, t)| (y.to_string(), t)).collect());
+        by("by project", s.by_project.iter().map(|(p, t)| (p.clone(), t)).collect());
         text
     });
     Ok(())
@@ -605,11 +611,17 @@ pub(crate) async fn watch(client: &Client, from_height: Option<u64>, out: Out) -
         });
         if out.json {
             // One JSON document per line, so the output can be streamed.
-            println!("{v}");
+            super::output::emit(&format!("{v}\n"));
         } else {
-            println!("block {} ({}) {} transactions, hash {}", h.height, view::utc(h.time_ms), h.tx_count, h.hash());
+            super::output::emit(&format!(
+                "block {} ({}) {} transactions, hash {}\n",
+                h.height,
+                view::utc(h.time_ms),
+                h.tx_count,
+                h.hash()
+            ));
             for r in &e.results {
-                println!("  {}  {}", r.tx, view::tx_result_text(r));
+                super::output::emit(&format!("  {}  {}\n", r.tx, view::tx_result_text(r)));
             }
         }
     }

@@ -33,6 +33,16 @@ pub(crate) struct NotCommitted {
     state: &'static str,
 }
 
+/// Ctrl-C while waiting for the commit: the transaction was submitted and may still commit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stopped waiting (Ctrl-C); transaction {tx_id} was submitted and may still be committed: follow it with \
+     `bct tx {tx_id}`, and do not sign the same transfer again before it is settled"
+)]
+pub(crate) struct StoppedWaiting {
+    tx_id: Hash,
+}
+
 fn report_hash(r: &ReportArgs) -> anyhow::Result<Hash> {
     match (&r.report, &r.report_hash) {
         (Some(path), _) => {
@@ -192,7 +202,8 @@ async fn request<'a>(command: &'a Command, client: &Client) -> anyhow::Result<Re
         Command::Transfer(a) => {
             let trade = match &a.price_per_tonne {
                 Some(price) => Some(Trade {
-                    price_per_tonne_minor: parse::price_minor(price, &a.currency).map_err(anyhow::Error::msg)?,
+                    price_per_tonne_minor: parse::price_minor(price, &a.currency)
+                        .map_err(|m| super::Usage(format!("--price: {m}")))?,
                     currency: a.currency.clone(),
                     reference: a.trade_ref.clone().unwrap_or_default(),
                 }),
@@ -282,7 +293,16 @@ pub(crate) async fn run(cli: &Cli, out: Out) -> anyhow::Result<()> {
         wait_for_commit: !req.opts.no_wait,
         wait_timeout_ms: req.opts.wait_ms.unwrap_or(0),
     };
-    let receipt = client.send(&key, req.kind, &options).await?;
+    let tx = client.sign(&key, req.kind, &options).await?;
+    let tx_id = tx.id();
+    if options.wait_for_commit {
+        // Said before the wait, on stderr: whatever happens next, the id is known.
+        eprintln!("submitted transaction {tx_id}; waiting for its commit (Ctrl-C stops the wait, not the transaction)");
+    }
+    let receipt = tokio::select! {
+        r = client.submit(&tx, options.wait_for_commit, options.wait_timeout_ms) => r?,
+        _ = tokio::signal::ctrl_c() => return Err(StoppedWaiting { tx_id }.into()),
+    };
     let mut json = receipt_json(&receipt);
     let mut text = receipt_text(&receipt);
     match (&receipt.status, req.opts.no_wait) {

@@ -26,7 +26,7 @@ pub enum ClientError {
         reason: String,
     },
     /// The node did not answer in time.
-    #[error("the node at {url} did not answer in time ({message}); retry, or check that the node is not overloaded")]
+    #[error("no answer came from the node at {url} in the time allowed ({message}): it may be stopped, frozen or overloaded; retry, or check the node")]
     Timeout {
         /// The node URL.
         url: String,
@@ -117,6 +117,22 @@ impl ClientError {
     /// Maps a gRPC status from the node at `url`.
     pub(crate) fn from_status(url: &str, status: tonic::Status) -> ClientError {
         let message = status.message().to_string();
+        let lower = message.to_lowercase();
+        if status.code() == Code::Cancelled && lower.contains("timeout") {
+            // tonic's words for the client's own deadline passing
+            return ClientError::Timeout { url: url.to_string(), message: "the wait for an answer ran out".into() };
+        }
+        if lower.contains("h2 protocol error")
+            || lower.contains("http2 error")
+            || lower.contains("frame with invalid size")
+        {
+            return ClientError::Unreachable {
+                url: url.to_string(),
+                reason: "what answers there does not speak gRPC: is it the node's web or metrics port rather than its \
+                         gRPC port (grpc.listen_addr in config.toml)?"
+                    .into(),
+            };
+        }
         match status.code() {
             Code::Unavailable => ClientError::Unreachable { url: url.to_string(), reason: message },
             Code::DeadlineExceeded => ClientError::Timeout { url: url.to_string(), message },
@@ -154,5 +170,23 @@ impl ClientError {
             }
             _ => ClientError::from_status(url, status),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_failures_are_said_in_words() {
+        let url = "http://127.0.0.1:9090";
+        let e = ClientError::from_status(url, tonic::Status::cancelled("Timeout expired")).to_string();
+        assert!(e.starts_with("no answer came from the node at http://127.0.0.1:9090 in the time allowed"), "{e}");
+        assert!(!e.contains("Cancelled"), "{e}");
+        let e = ClientError::from_status(url, tonic::Status::unknown("h2 protocol error: http2 error")).to_string();
+        assert!(e.contains("does not speak gRPC") && e.contains("grpc.listen_addr"), "{e}");
+        assert!(!e.contains("h2 protocol error"), "{e}");
+        let e = ClientError::from_status(url, tonic::Status::deadline_exceeded("deadline")).to_string();
+        assert!(e.contains("in the time allowed"), "{e}");
     }
 }

@@ -49,13 +49,20 @@ pub const LIST_ITEMS_MAX: usize = 100_000;
 /// Most pages read by one listing call.
 pub const LIST_PAGES_MAX: usize = 10_000;
 
+/// Blocks a transaction stays includable when no expiry is asked for: about a quarter of an
+/// hour at a block a second, long enough to wait out a busy network, short enough that signed
+/// bytes lying around do not stay valid for good.
+pub const DEFAULT_EXPIRY_BLOCKS: u64 = 1_000;
+
 /// How a transaction is signed and submitted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxOptions {
     /// The nonce to sign with; `None` asks the node for the signer's next nonce.
     pub nonce: Option<u64>,
-    /// Last height at which the transaction may be included; 0 means no expiry.
-    pub expiry_height: u64,
+    /// Last height at which the transaction may be included: `None` signs with the node's
+    /// height + [`DEFAULT_EXPIRY_BLOCKS`], `Some(0)` with no expiry (a transaction that never
+    /// expires can be submitted by anyone, any time, until its nonce is used).
+    pub expiry_height: Option<u64>,
     /// The chain id to sign for; `None` asks the node.
     pub chain_id: Option<String>,
     /// Wait until the transaction is committed (the default), or return once it is admitted.
@@ -66,7 +73,7 @@ pub struct TxOptions {
 
 impl Default for TxOptions {
     fn default() -> TxOptions {
-        TxOptions { nonce: None, expiry_height: 0, chain_id: None, wait_for_commit: true, wait_timeout_ms: 0 }
+        TxOptions { nonce: None, expiry_height: None, chain_id: None, wait_for_commit: true, wait_timeout_ms: 0 }
     }
 }
 
@@ -121,8 +128,10 @@ impl Receipt {
 pub struct AccountInfo {
     /// The account.
     pub account: Account,
-    /// Its next nonce.
+    /// Its next nonce (committed state).
     pub next_nonce: u64,
+    /// The nonce to sign with next when the node holds some of its transactions waiting.
+    pub next_nonce_after_pending: u64,
 }
 
 /// A ticket with its lots and the attestations behind it.
@@ -167,6 +176,10 @@ pub struct Supply {
     pub by_region: Vec<(String, Totals)>,
     /// By vintage (the year a monitoring period ends).
     pub by_vintage: Vec<(u32, Totals)>,
+    /// By project id.
+    pub by_project: Vec<(String, Totals)>,
+    /// The height these totals are at.
+    pub height: u64,
 }
 
 /// Whether the answering node votes.
@@ -457,7 +470,17 @@ impl Client {
 
     // ---- transactions ------------------------------------------------------------------------
 
-    /// The nonce the next transaction of `address` must use.
+    /// The nonce to sign the next transaction of `address` with: past its transactions waiting
+    /// on the node.
+    pub async fn next_nonce_after_pending(&self, address: &Address) -> Result<u64, ClientError> {
+        match self.account(address).await {
+            Ok(info) => Ok(info.next_nonce_after_pending),
+            Err(ClientError::NotFound { .. }) => Err(ClientError::UnknownAccount { address: *address }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The nonce the next transaction of `address` must use (committed state).
     pub async fn next_nonce(&self, address: &Address) -> Result<u64, ClientError> {
         match self.account(address).await {
             Ok(info) => Ok(info.next_nonce),
@@ -466,17 +489,23 @@ impl Client {
         }
     }
 
-    /// Signs `kind` with `key`: the chain id and nonce come from `options`, or from the node.
+    /// Signs `kind` with `key`: the chain id, nonce and expiry come from `options`, or from
+    /// the node (the expiry: its height + [`DEFAULT_EXPIRY_BLOCKS`]).
     pub async fn sign(&self, key: &SigningKey, kind: TxKind, options: &TxOptions) -> Result<SignedTx, ClientError> {
-        let chain_id = match &options.chain_id {
-            Some(c) => c.clone(),
-            None => self.network_status().await?.chain_id,
+        let (chain_id, expiry_height) = match (&options.chain_id, options.expiry_height) {
+            (Some(c), Some(e)) => (c.clone(), e),
+            (c, e) => {
+                let s = self.network_status().await?;
+                (c.clone().unwrap_or(s.chain_id), e.unwrap_or(s.height + DEFAULT_EXPIRY_BLOCKS))
+            }
         };
         let nonce = match options.nonce {
             Some(n) => n,
-            None => self.next_nonce(&address_of(key)).await?,
+            // Past the signer's transactions still waiting on the node, so a second transaction
+            // while one is pending takes the next nonce instead of colliding with it.
+            None => self.next_nonce_after_pending(&address_of(key)).await?,
         };
-        Ok(sign_tx(key, &chain_id, nonce, options.expiry_height, kind))
+        Ok(sign_tx(key, &chain_id, nonce, expiry_height, kind))
     }
 
     /// Signs and submits `kind` (see [`Client::sign`] and [`Client::submit`]).
@@ -555,7 +584,11 @@ impl Client {
             .await
             .map_err(|s| self.status_error(s))?
             .into_inner();
-        Ok(AccountInfo { account: required(r.account, "account")?.into_ledger()?, next_nonce: r.next_nonce })
+        Ok(AccountInfo {
+            account: required(r.account, "account")?.into_ledger()?,
+            next_nonce: r.next_nonce,
+            next_nonce_after_pending: r.next_nonce_after_pending.max(r.next_nonce),
+        })
     }
 
     /// The lots `holder` holds (of `ticket` only, if given), by ticket then first serial; at
@@ -773,10 +806,15 @@ impl Client {
 
     /// Totals by lot state, by ecosystem, region and vintage.
     pub async fn supply(&self) -> Result<Supply, ClientError> {
+        self.supply_at(None).await
+    }
+
+    /// Totals as they were after block `height` (`None`: now); the node keeps them per block.
+    pub async fn supply_at(&self, height: Option<u64>) -> Result<Supply, ClientError> {
         let r = self
             .query
             .clone()
-            .get_supply(Client::query_request(pb::GetSupplyRequest { height: None }))
+            .get_supply(Client::query_request(pb::GetSupplyRequest { height }))
             .await
             .map_err(|s| self.status_error(s))?
             .into_inner();
@@ -797,6 +835,12 @@ impl Client {
                 .into_iter()
                 .map(|e| Ok((e.vintage, totals(e.totals, "by_vintage.totals")?)))
                 .collect::<Result<_, ClientError>>()?,
+            by_project: r
+                .by_project
+                .into_iter()
+                .map(|e| Ok((e.project, totals(e.totals, "by_project.totals")?)))
+                .collect::<Result<_, ClientError>>()?,
+            height: r.height,
         })
     }
 
