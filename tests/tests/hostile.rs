@@ -1190,8 +1190,9 @@ fn hostile_inputs_refused_state_unchanged() {
             }
         }
 
-        // The admitted one is rejected at execution once its predecessor commits: its nonce is
-        // not used, and nothing but the predecessor's transfer changed.
+        // The admitted one is rejected at execution once its predecessor commits: it uses its
+        // nonce (an included transaction does, accepted or rejected, so its bytes can never be
+        // replayed), and nothing else but the predecessor's transfer changed.
         let owner_active = api.active_kg(0, &owner, main).await;
         let other_active = api.active_kg(0, &a.other.address(), main).await;
         let supply = api.supply(0).await;
@@ -1213,7 +1214,7 @@ fn hostile_inputs_refused_state_unchanged() {
             api.supply(2).await,
             api.query(2).list_retirements(pb::ListRetirementsRequest::default()).await.expect("list").into_inner(),
         );
-        let expected = (Some(no + 1), owner_active - 1_000, other_active + 1_000, supply, retirements.into_inner());
+        let expected = (Some(no + 2), owner_active - 1_000, other_active + 1_000, supply, retirements.into_inner());
         if unchanged != expected {
             problem = Some(format!(
                 "{} state after the rejection: {unchanged:?}, expected {expected:?}",
@@ -1316,7 +1317,7 @@ fn flood_pool(flooder: &NodeKey, victim: &NodeKey) -> Vec<FloodItem> {
         junk.body = vec![0xff; 40 + k];
         pool.push(item("garbage body", request(junk), Code::InvalidArgument));
         let raw = vec![0xff - k as u8; 64 + k];
-        pool.push(FloodItem { kind: "garbage request", raw: Some(raw), req: None, expect: Code::Internal });
+        pool.push(FloodItem { kind: "garbage request", raw: Some(raw), req: None, expect: Code::InvalidArgument });
     }
     pool
 }

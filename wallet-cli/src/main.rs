@@ -21,8 +21,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if json {
-                // With --json, a failure is a JSON object on stdout too.
+            if json && !cli::output::printed() {
+                // With --json, a failure is a JSON object on stdout too (unless the command
+                // already printed its own, such as the receipt of a transaction still pending).
                 cli::output::emit(&format!("{}\n", cli::error_json(&e)));
             }
             ExitCode::from(cli::exit_code(&e))

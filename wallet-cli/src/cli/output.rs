@@ -25,10 +25,20 @@ impl Out {
     }
 }
 
+/// Whether anything was written to stdout (a failure after a printed result, such as a
+/// receipt of a transaction still pending, adds no second JSON document).
+static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`emit`] wrote anything.
+pub(crate) fn printed() -> bool {
+    PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Writes `text` to stdout. When whoever reads it has gone (`bct watch | head -1`), there is
 /// nobody left to tell anything: the command ends quietly with success instead of a panic.
 pub(crate) fn emit(text: &str) {
     use std::io::Write;
+    PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => {}
