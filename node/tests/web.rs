@@ -465,6 +465,13 @@ fn n1o1_the_observer_serves_the_registry_as_pages_and_json() {
         let a = api(web, &format!("/api/v1/accounts/{}", buyer.address())).await;
         assert_eq!(a["account"]["name"], "Futian Auction Winner");
         assert_eq!(a["holdings"][0]["quantity"]["kg"], 30_000);
+        // Its history: its admission and the sale that paid it, newest first, in words.
+        let history = a["history"].as_array().expect("history");
+        assert_eq!(history.len(), 2, "{a}");
+        assert_eq!(history[0]["kind"], "transfer");
+        assert_eq!(history[0]["id"], sale_tx.id().to_string());
+        assert_eq!(history[1]["kind"], "admit_account");
+        page(web, &format!("/participants/{}", buyer.address()), &["History", "Futian Auction Winner"]).await;
         refused(web, "/api/v1/accounts/nobody", 400, "bad_parameter", "address").await;
         refused(web, &format!("/api/v1/accounts/{}", NodeKey::generate().address()), 404, "not_found", "account").await;
 

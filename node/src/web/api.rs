@@ -444,7 +444,7 @@ async fn accounts(
     responses((status = 200, body = view::AccountDetail), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn account(State(web): State<Web>, Path(address): Path<String>) -> Found<Json<view::AccountDetail>> {
     let a = view::parse_address("address", &address)?;
-    Ok(Json(view::account(web.chain.read().await.state(), a)?))
+    Ok(Json(view::account_with_history(&*web.chain.read().await, a)?))
 }
 
 fn height(s: &str) -> Found<u64> {

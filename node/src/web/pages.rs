@@ -815,7 +815,7 @@ async fn participant(
     let lang = lang_of(p.lang.as_deref(), &headers);
     let l = |s| lang.t(s);
     let d = match view::parse_address("address", &address) {
-        Ok(a) => view::account(web.chain.read().await.state(), a),
+        Ok(a) => view::account_with_history(&*web.chain.read().await, a),
         Err(e) => Err(e),
     };
     let d = match d {
@@ -846,8 +846,31 @@ async fn participant(
             h2 { (l("Lots")) }
             (lots_table(lang, &d.lots))
         }
+        h2 { (l("History")) }
+        @if d.history.is_empty() { p.muted { (l("No results.")) } } @else {
+            (history_rows(lang, &d.history))
+        }
     };
     html_response(StatusCode::OK, page(lang, &a.name, &format!("/participants/{}", a.address), body))
+}
+
+/// A participant's transactions: when, which block, what in words, the result.
+fn history_rows(lang: Lang, txs: &[view::TxView]) -> Markup {
+    let l = |s| lang.t(s);
+    html! {
+        table {
+            thead { tr { th { (l("Time")) } th { (l("Block")) } th { (l("What it does")) } th { (l("Result")) } th { (l("Transaction")) } } }
+            tbody { @for tx in txs {
+                tr {
+                    td { (tx.time) }
+                    td { a href=(format!("/blocks/{}", tx.height)) { (tx.height) } }
+                    td { (if lang == Lang::Zh { &tx.summary_zh } else { &tx.summary }) }
+                    td { @if tx.accepted { span.ok { (l("accepted")) } } @else { span.bad { (l("rejected")) } ": " (tx.rejection.clone().unwrap_or_default()) } }
+                    td.mono { a href=(format!("/transactions/{}", tx.id)) { (tx.id[..12]) "…" } }
+                }
+            } }
+        }
+    }
 }
 
 fn tx_rows(lang: Lang, txs: &[view::TxView]) -> Markup {

@@ -202,7 +202,13 @@ pub struct AccountDetail {
     pub holdings: Vec<Holding>,
     /// Its lots (adjacent lots of one ticket and state shown as one range), at most 500.
     pub lots: Vec<LotView>,
+    /// The newest transactions that concern it (signed by it, or naming it), newest first, in
+    /// words, at most [`HISTORY_MAX`].
+    pub history: Vec<TxView>,
 }
+
+/// Transactions shown in a participant's history.
+pub const HISTORY_MAX: usize = 50;
 
 /// One ticket's units held by an account in one state.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -1254,7 +1260,36 @@ pub fn account(state: &State, address: Address) -> Found<AccountDetail> {
             .map(|((ticket, st), q)| Holding { ticket, state: st.to_string(), quantity: q.into() })
             .collect(),
         lots,
+        history: Vec::new(),
     })
+}
+
+/// A participant with its holdings and its newest transactions.
+pub fn account_with_history(ledger: &NodeLedger, address: Address) -> Found<AccountDetail> {
+    let mut d = account(ledger.state(), address)?;
+    d.history = account_history(ledger, &address, HISTORY_MAX)?;
+    Ok(d)
+}
+
+/// The newest `limit` transactions that concern `address`, in words, newest first (each
+/// block read once).
+pub fn account_history(ledger: &NodeLedger, address: &Address, limit: usize) -> Found<Vec<TxView>> {
+    let mut blocks: BTreeMap<u64, (bct_ledger::Block, Vec<bct_ledger::TxResult>)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (loc, _) in ledger.txs_of_account(address, limit)? {
+        if !blocks.contains_key(&loc.height) {
+            let block =
+                ledger.block(loc.height)?.ok_or_else(|| Lookup::Store(format!("block {} is missing", loc.height)))?;
+            let results = ledger.results(loc.height)?.unwrap_or_default();
+            blocks.insert(loc.height, (block, results));
+        }
+        if let Some((block, results)) = blocks.get(&loc.height) {
+            if let Some(v) = tx_view(ledger.state(), block, loc.index as usize, results.get(loc.index as usize)) {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A transaction's view, given its block and result.
