@@ -57,6 +57,11 @@ fn filter_error(e: bct_proto::ProtoError) -> Status {
     Status::invalid_argument(e.to_string())
 }
 
+/// The protobuf ecosystem of a web-view ecosystem code (`UNSPECIFIED` for an unknown one).
+fn pb_ecosystem(code: &str) -> i32 {
+    view::parse_ecosystem(code).map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32
+}
+
 fn ecosystem_code(v: i32, field: &str) -> Result<Option<String>, Status> {
     Ok(bct_proto::ecosystem_filter(v, field).map_err(filter_error)?.map(|e| e.as_str().to_string()))
 }
@@ -440,9 +445,7 @@ impl Query for QueryService {
             retired_kg: t.retired.kg,
             cancelled_kg: t.cancelled.kg,
         };
-        let ecosystem = |code: &str| {
-            view::parse_ecosystem(code).map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32
-        };
+        let ecosystem = pb_ecosystem;
         Ok(Response::new(pb::GetSupplyResponse {
             totals: Some(totals(&supply.totals)),
             by_ecosystem: supply
@@ -522,8 +525,7 @@ impl Query for QueryService {
                 index: t.index,
                 time_ms: t.time_ms,
                 tx_id: hex_field(&t.tx, "trade tx")?,
-                ecosystem: view::parse_ecosystem(&t.ecosystem)
-                    .map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32,
+                ecosystem: pb_ecosystem(&t.ecosystem),
                 seller: t.seller.parse::<Address>().map(|a| a.0.to_vec()).unwrap_or_default(),
                 buyer: t.buyer.parse::<Address>().map(|a| a.0.to_vec()).unwrap_or_default(),
                 ticket: t.ticket,
@@ -552,8 +554,7 @@ impl Query for QueryService {
             .map_err(lookup_status)?
             .into_iter()
             .map(|(ecosystem, currency, v)| pb::TradeVolume {
-                ecosystem: view::parse_ecosystem(&ecosystem)
-                    .map_or(pb::Ecosystem::Unspecified, bct_proto::ecosystem_to_pb) as i32,
+                ecosystem: pb_ecosystem(&ecosystem),
                 currency,
                 trades: v.trades,
                 quantity_kg: v.kg,
