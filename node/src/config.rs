@@ -127,6 +127,14 @@ pub struct GrpcConfig {
     /// Most `Events.Subscribe` streams at once.
     #[serde(default = "default_event_streams_max")]
     pub event_streams_max: usize,
+    /// Most `Events.Subscribe` streams one client address may hold at once (so one client
+    /// cannot take every stream).
+    #[serde(default = "default_event_streams_per_client_max")]
+    pub event_streams_per_client_max: usize,
+}
+
+fn default_event_streams_per_client_max() -> usize {
+    8
 }
 
 fn default_message_bytes_max() -> usize {
@@ -339,6 +347,7 @@ impl NodeConfig {
                 concurrent_requests_max: default_concurrent_requests_max(),
                 submit_wait_ms_max: default_submit_wait_ms_max(),
                 event_streams_max: default_event_streams_max(),
+                event_streams_per_client_max: default_event_streams_per_client_max(),
             },
             metrics: MetricsConfig::default(),
             web: WebConfig::default(),
@@ -381,8 +390,15 @@ impl NodeConfig {
         if self.grpc.message_bytes_max < 64 * 1024 {
             return bad("grpc.message_bytes_max must be at least 65536".into());
         }
-        if self.grpc.concurrent_requests_max == 0 || self.grpc.event_streams_max == 0 {
-            return bad("grpc.concurrent_requests_max and grpc.event_streams_max must be positive".into());
+        if self.grpc.concurrent_requests_max == 0
+            || self.grpc.event_streams_max == 0
+            || self.grpc.event_streams_per_client_max == 0
+        {
+            return bad(
+                "grpc.concurrent_requests_max, grpc.event_streams_max and grpc.event_streams_per_client_max must be \
+                 positive"
+                    .into(),
+            );
         }
         if self.web.concurrent_requests_max == 0 || self.web.requests_per_second_per_client == 0 {
             return bad("web.concurrent_requests_max and web.requests_per_second_per_client must be positive".into());

@@ -176,10 +176,51 @@ impl Transactions for TransactionsService {
     }
 }
 
+/// How far past the chain's height a subscription may start: a stream waiting for a height
+/// the chain will not reach for days would hold its slot for nothing.
+pub const SUBSCRIBE_AHEAD_MAX: u64 = 1_000;
+
 /// The `Events` service.
 pub struct EventsService {
     chain: Arc<Chain>,
     streams: Arc<Semaphore>,
+    per_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    per_client_max: usize,
+}
+
+/// One client's hold on an event stream: released (and forgotten at zero) when dropped.
+struct ClientStream {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for ClientStream {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            if let Some(n) = counts.get_mut(&self.ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+impl EventsService {
+    /// Takes one of `ip`'s stream slots, or says why not.
+    fn client_slot(&self, ip: std::net::IpAddr) -> Result<ClientStream, Status> {
+        let mut counts = self.per_client.lock().map_err(|_| Status::internal("event stream counts poisoned"))?;
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= self.per_client_max {
+            return Err(Status::resource_exhausted(format!(
+                "{ip} already holds {} event streams, the most one client may; close one first",
+                self.per_client_max
+            )));
+        }
+        *n += 1;
+        Ok(ClientStream { counts: self.per_client.clone(), ip })
+    }
 }
 
 /// The event of committed block `height`, if it is committed.
@@ -203,16 +244,27 @@ impl Events for EventsService {
         &self,
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let head = self.chain.height();
+        let mut next = request.get_ref().from_height;
+        if next > head + SUBSCRIBE_AHEAD_MAX {
+            return Err(Status::out_of_range(format!(
+                "from_height {next} is more than {SUBSCRIBE_AHEAD_MAX} blocks past this node's height {head}; \
+                 subscribe from a nearer height"
+            )));
+        }
+        let client = match request.remote_addr() {
+            Some(addr) => Some(self.client_slot(addr.ip())?),
+            None => None,
+        };
         let permit = self.streams.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(
                 "this node serves its maximum number of event streams; retry later or use another node",
             )
         })?;
-        let mut next = request.get_ref().from_height;
         let chain = self.chain.clone();
         let (tx, rx) = mpsc::channel(EVENTS_BUFFER_MAX);
         tokio::spawn(async move {
-            let _permit = permit;
+            let (_permit, _client) = (permit, client);
             let mut heights = chain.watch_height();
             loop {
                 let head = *heights.borrow_and_update();
@@ -274,10 +326,14 @@ pub async fn serve(
     })
     .max_decoding_message_size(size)
     .max_encoding_message_size(size);
-    let events =
-        EventsServer::new(EventsService { chain, streams: Arc::new(Semaphore::new(config.event_streams_max)) })
-            .max_decoding_message_size(size)
-            .max_encoding_message_size(size);
+    let events = EventsServer::new(EventsService {
+        chain,
+        streams: Arc::new(Semaphore::new(config.event_streams_max)),
+        per_client: Arc::default(),
+        per_client_max: config.event_streams_per_client_max,
+    })
+    .max_decoding_message_size(size)
+    .max_encoding_message_size(size);
     let query = QueryServer::new(query).max_decoding_message_size(size).max_encoding_message_size(size);
 
     // Longer than the longest Submit wait; streams are not cut (their response starts at once).

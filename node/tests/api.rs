@@ -385,3 +385,42 @@ fn n1o1_the_loser_of_a_same_nonce_race_is_told_who_won() {
         assert!(c.height > 0);
     });
 }
+
+/// One client cannot take every event stream: at most 8 from one address at once (the 9th is
+/// refused until one closes), and a subscription far past the chain's height is refused
+/// instead of holding a slot while it waits.
+#[test]
+fn n1f0_event_streams_are_limited_per_client() {
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 1).await;
+        let mut events = pb::events_client::EventsClient::new(net.channel(0).await);
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let s = events.subscribe(pb::SubscribeRequest { from_height: 1 }).await.expect("a stream");
+            held.push(s.into_inner());
+        }
+        let refused = events.subscribe(pb::SubscribeRequest { from_height: 1 }).await.expect_err("the 9th");
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "{refused:?}");
+        assert!(refused.message().contains("already holds 8 event streams"), "{}", refused.message());
+        drop(held.pop());
+        // The slot is given back when the server sees the stream closed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match events.subscribe(pb::SubscribeRequest { from_height: 1 }).await {
+                Ok(s) => {
+                    held.push(s.into_inner());
+                    break;
+                }
+                Err(s) if s.code() == tonic::Code::ResourceExhausted && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(s) => panic!("a closed stream's slot was not given back: {s:?}"),
+            }
+        }
+        drop(held);
+        let far = events.subscribe(pb::SubscribeRequest { from_height: 10_000_000 }).await.expect_err("too far");
+        assert_eq!(far.code(), tonic::Code::OutOfRange, "{far:?}");
+    });
+}
