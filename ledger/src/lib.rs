@@ -20,6 +20,7 @@ pub mod store;
 pub mod text;
 pub mod tx;
 pub mod types;
+pub mod words;
 
 pub use amount::Amount;
 pub use block::{Accepted, Block, BlockHeader, Rejection, TxResult};

@@ -136,7 +136,11 @@ fn init(
     let key = NodeKey::generate();
     key.save(&key_path)?;
     config.save(home)?;
-    println!("Created {} ({:?}).", home.display(), role);
+    let role_word = match role {
+        Role::Validator => "a validator",
+        Role::Observer => "an observer",
+    };
+    println!("Created {}, the home of {role_word} node.", home.display());
     print_id(&key)?;
     println!();
     println!("Next:");

@@ -565,7 +565,12 @@ fn not_committed_in_time(env: &Env) {
     assert_eq!(v["exit_code"], 1, "{v}");
     assert!(v["error"].as_str().is_some_and(|e| e.contains("unknown to this node")), "{v}");
 
-    env.tx(&admit(&ferry, "Fuzhou ferry", &[]));
+    let ferry_admitted = env.tx(&admit(&ferry, "Fuzhou ferry", &[]));
+    // Every kind in words, never as raw JSON or Rust names.
+    let ferry_id = ferry_admitted["tx_id"].as_str().expect("an id").to_string();
+    let shown = env.text(&["tx", &ferry_id]);
+    assert!(shown.contains("Admit Fuzhou ferry as a holder (CN-FJ, address"), "{shown}");
+    assert!(!shown.contains('{'), "{shown}");
     let deadline = Instant::now() + WAIT;
     loop {
         let v = env.json(&["tx", &id]);

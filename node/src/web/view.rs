@@ -649,15 +649,7 @@ pub fn parse_date(field: &str, s: &str) -> Found<u64> {
     Ok(days_from_civil(i64::from(y), m, d) as u64 * 86_400_000)
 }
 
-/// Hectares from hundredths of a hectare: `171.8`.
-pub fn hectares(centiha: u64) -> String {
-    let (whole, frac) = (centiha / 100, centiha % 100);
-    if frac == 0 {
-        whole.to_string()
-    } else {
-        format!("{whole}.{}", format!("{frac:02}").trim_end_matches('0'))
-    }
-}
+pub use bct_ledger::words::hectares;
 
 // --- building views ---------------------------------------------------------------------------
 

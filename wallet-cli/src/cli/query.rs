@@ -442,7 +442,7 @@ fn kind_text(k: &bct_ledger::TxKind) -> String {
             t.jurisdiction,
             if t.note.is_empty() { String::new() } else { format!(": {}", t.note) }
         ),
-        other => view::tx_kind(other).to_string(),
+        other => bct_ledger::words::describe(other, &|a| a.to_string(), bct_ledger::words::Lang::En),
     }
 }
 
