@@ -424,3 +424,39 @@ fn n1f0_event_streams_are_limited_per_client() {
         assert_eq!(far.code(), tonic::Code::OutOfRange, "{far:?}");
     });
 }
+
+/// Errors repeat at most a short prefix of what they were given: a 100 KB ticket id comes
+/// back as a short message (a default client would refuse a 100 KB one), and so does a 4 KB
+/// chain id in a transaction.
+#[test]
+fn n1f0_error_messages_quote_a_short_prefix_of_long_input() {
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 1).await;
+        let long = "T".repeat(100_000);
+        let e = net.query(0).await.get_ticket(pb::GetTicketRequest { id: long }).await.expect_err("no such ticket");
+        assert_eq!(e.code(), tonic::Code::NotFound);
+        assert!(e.message().len() < 300 && e.message().contains("(100000 bytes)"), "{}", e.message().len());
+        let authority = net.net.authorities[0].clone();
+        let body = TxBody {
+            chain_id: "c".repeat(4_000),
+            signer: authority.address(),
+            nonce: 1,
+            expiry_height: 0,
+            kind: TxKind::AdmitAccount(AdmitAccount {
+                address: NodeKey::generate().address(),
+                role: Role::Holder,
+                name: "x".into(),
+                jurisdiction: "CN".into(),
+            }),
+        };
+        let tx = bct_proto::sign(authority.signing_key(), &body);
+        let mut t = net.transactions(0).await;
+        let req =
+            pb::SubmitRequest { tx: Some(bct_proto::signed_tx_to_pb(&tx)), wait_for_commit: false, timeout_ms: 0 };
+        let e = t.submit(req).await.expect_err("another chain");
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+        assert!(e.message().len() < 400 && e.message().contains("(4000 bytes)"), "{}", e.message());
+    });
+}
