@@ -131,6 +131,21 @@ pub struct GrpcConfig {
     /// cannot take every stream).
     #[serde(default = "default_event_streams_per_client_max")]
     pub event_streams_per_client_max: usize,
+    /// Requests per second one client address may make to the bct services (a burst of twice
+    /// as many is allowed); more get `RESOURCE_EXHAUSTED`. A `SubmitBatch` is one request.
+    #[serde(default = "default_grpc_requests_per_second_per_client")]
+    pub requests_per_second_per_client: u32,
+    /// Connections one client address may hold open at once; more are closed when accepted.
+    #[serde(default = "default_grpc_connections_per_client_max")]
+    pub connections_per_client_max: usize,
+}
+
+fn default_grpc_requests_per_second_per_client() -> u32 {
+    1_000
+}
+
+fn default_grpc_connections_per_client_max() -> usize {
+    64
 }
 
 fn default_event_streams_per_client_max() -> usize {
@@ -348,6 +363,8 @@ impl NodeConfig {
                 submit_wait_ms_max: default_submit_wait_ms_max(),
                 event_streams_max: default_event_streams_max(),
                 event_streams_per_client_max: default_event_streams_per_client_max(),
+                requests_per_second_per_client: default_grpc_requests_per_second_per_client(),
+                connections_per_client_max: default_grpc_connections_per_client_max(),
             },
             metrics: MetricsConfig::default(),
             web: WebConfig::default(),
@@ -393,10 +410,12 @@ impl NodeConfig {
         if self.grpc.concurrent_requests_max == 0
             || self.grpc.event_streams_max == 0
             || self.grpc.event_streams_per_client_max == 0
+            || self.grpc.requests_per_second_per_client == 0
+            || self.grpc.connections_per_client_max == 0
         {
             return bad(
-                "grpc.concurrent_requests_max, grpc.event_streams_max and grpc.event_streams_per_client_max must be \
-                 positive"
+                "grpc.concurrent_requests_max, grpc.event_streams_max, grpc.event_streams_per_client_max, \
+                 grpc.requests_per_second_per_client and grpc.connections_per_client_max must be positive"
                     .into(),
             );
         }

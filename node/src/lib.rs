@@ -16,6 +16,7 @@ pub mod config;
 pub mod consensus;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod localnet;
 pub mod mempool;
 pub mod metrics;

@@ -190,6 +190,8 @@ pub fn generate(dir: &Path, spec: &LocalnetSpec) -> Result<Localnet, NodeError> 
         // Every client of a network on one machine comes from 127.0.0.1: the per-address limit
         // is raised so that tests and `bct-testnet web-bench` measure the server, not the limit.
         config.web.requests_per_second_per_client = 100_000;
+        config.grpc.requests_per_second_per_client = 100_000;
+        config.grpc.connections_per_client_max = 1_024;
         config.consensus.empty_block_interval_ms = spec.empty_block_interval_ms;
         config.consensus.timeout_propose_ms = spec.timeout_propose_ms;
         config.mempool.forward = spec.forward;

@@ -17,7 +17,7 @@ use malachitebft_app_channel::app::config::{
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::NetworkRequest;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::{NodeConfig, Role};
 use crate::error::NodeError;
@@ -56,6 +56,11 @@ impl EngineNodeConfig for EngineConfig {
         &mut self.value_sync
     }
 }
+
+/// How long a node may have no connected peer before it warns.
+const ALONE_WARN_AFTER: Duration = Duration::from_secs(30);
+/// How often it repeats the warning while it stays alone.
+const ALONE_WARN_EVERY: Duration = Duration::from_secs(300);
 
 /// A configured peer: name, libp2p id, consensus address.
 #[derive(Clone, Debug)]
@@ -170,8 +175,12 @@ impl NetworkView {
         requests: mpsc::Sender<NetworkRequest>,
         metrics: Arc<Metrics>,
     ) -> tokio::task::JoinHandle<()> {
+        metrics.peers_configured.set(i64::try_from(self.known.len()).unwrap_or(i64::MAX));
         tokio::spawn(async move {
             let mut last = usize::MAX;
+            // Since when no configured peer is connected, and when that was last said.
+            let mut alone_since: Option<std::time::Instant> = None;
+            let mut warned: Option<std::time::Instant> = None;
             loop {
                 tokio::time::sleep(PEERS_REFRESH).await;
                 match NetworkRequest::dump_state(&requests).await {
@@ -185,6 +194,24 @@ impl NetworkView {
                         if n != last {
                             info!(connected = n, configured = self.known.len(), "consensus peers");
                             last = n;
+                        }
+                        if n > 0 || self.known.is_empty() {
+                            alone_since = None;
+                            warned = None;
+                            continue;
+                        }
+                        let since = *alone_since.get_or_insert_with(std::time::Instant::now);
+                        let due = warned.is_none_or(|w| w.elapsed() >= ALONE_WARN_EVERY);
+                        if since.elapsed() >= ALONE_WARN_AFTER && due {
+                            let addresses: Vec<String> = self.known.iter().map(|p| p.address.to_string()).collect();
+                            warn!(
+                                seconds = since.elapsed().as_secs(),
+                                peers = %addresses.join(", "),
+                                "no configured consensus peer is connected: this node cannot follow or decide blocks; \
+                                 check that the peers run, that their addresses in [[p2p.peers]] are right and \
+                                 reachable, and that they list this node's key"
+                            );
+                            warned = Some(std::time::Instant::now());
                         }
                     }
                     Ok(None) => debug!("network state not available yet"),

@@ -127,8 +127,17 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         }
         _ => {}
     }
+    let others_in_set =
+        chain.read().await.validators().iter().filter(|v| v.public_key != key.public_key()).count();
+    if config.p2p.peers.is_empty() && others_in_set > 0 {
+        warn!(
+            validators = others_in_set,
+            "config.toml lists no peers ([[p2p.peers]]) but the validator set has {others_in_set} other \
+             validator(s): this node cannot reach them and will not follow or decide blocks"
+        );
+    }
 
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(&config.moniker));
     let mempool = Arc::new(Mutex::new(Mempool::new(MempoolLimits {
         txs_max: config.mempool.txs_max,
         bytes_max: config.mempool.bytes_max,
@@ -257,7 +266,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         },
     };
     let (stop_grpc, stopped) = oneshot::channel::<()>();
-    let (grpc_addr, grpc) = crate::rpc::serve(&config.grpc, submitter, query, async {
+    let (grpc_addr, grpc) = crate::rpc::serve(&config.grpc, submitter, query, metrics.clone(), async {
         let _ = stopped.await;
     })
     .await?;

@@ -13,13 +13,15 @@ use bct_proto::pb::query_server::QueryServer;
 use bct_proto::pb::transactions_server::{Transactions, TransactionsServer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::chain::Chain;
 use crate::config::GrpcConfig;
 use crate::error::NodeError;
+use crate::limits::{ConnectionLimiter, LimitedIncoming, RateLimiter};
+use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::submit::{SubmitError, Submitter, TxState, FORWARDED_HEADER};
 
@@ -31,26 +33,78 @@ const REQUESTS_PER_CONNECTION_MAX: usize = 128;
 const EVENTS_BUFFER_MAX: usize = 16;
 
 impl From<SubmitError> for Status {
+    /// Every refusal carries the rich error model (`google.rpc.Status` in the details, with an
+    /// `ErrorInfo` whose reason is stable, and the `bct.v1.Rejection` when the ledger refused).
     fn from(e: SubmitError) -> Status {
         use crate::mempool::MempoolError;
+        use bct_proto::status::rich;
+        use tonic::Code;
         let msg = e.to_string();
+        let reason = e.reason();
         match e {
-            SubmitError::TooLarge { .. } | SubmitError::BadSignature => Status::invalid_argument(msg),
-            SubmitError::Rejected(r) => {
-                // The rejection, as `bct.v1.Rejection`, rides in the status details for programs.
-                let details = prost::Message::encode_to_vec(&pb::Rejection::from(&r));
-                Status::with_details(tonic::Code::FailedPrecondition, msg, details.into())
-            }
-            SubmitError::NonceUsed { nonce, next, .. } => {
+            SubmitError::TooLarge { size, max } => rich(
+                Code::InvalidArgument,
+                msg,
+                reason,
+                &[("size", size.to_string()), ("max", max.to_string())],
+                None,
+            ),
+            SubmitError::BadSignature => rich(Code::InvalidArgument, msg, reason, &[], None),
+            SubmitError::Rejected(r) => rich(
+                Code::FailedPrecondition,
+                msg,
+                reason,
+                &[("rejection_code", r.code().to_string())],
+                Some(&pb::Rejection::from(&r)),
+            ),
+            SubmitError::NonceUsed { nonce, by, height, next } => {
                 // As the ledger's stale-nonce rejection, for programs.
                 let r = bct_ledger::Rejection::StaleNonce { expected: next, got: nonce };
-                let details = prost::Message::encode_to_vec(&pb::Rejection::from(&r));
-                Status::with_details(tonic::Code::FailedPrecondition, msg, details.into())
+                rich(
+                    Code::FailedPrecondition,
+                    msg,
+                    reason,
+                    &[
+                        ("nonce", nonce.to_string()),
+                        ("tx_id", by.to_string()),
+                        ("height", height.to_string()),
+                        ("next_nonce", next.to_string()),
+                    ],
+                    Some(&pb::Rejection::from(&r)),
+                )
             }
-            SubmitError::Mempool(MempoolError::Full { .. }) => Status::resource_exhausted(msg),
-            SubmitError::Mempool(MempoolError::NonceTaken { .. }) => Status::already_exists(msg),
-            SubmitError::Mempool(_) => Status::failed_precondition(msg),
-            SubmitError::Internal(_) => Status::internal(msg),
+            SubmitError::Mempool(MempoolError::Full { txs_max, bytes_max, .. }) => rich(
+                Code::ResourceExhausted,
+                msg,
+                reason,
+                &[("txs_max", txs_max.to_string()), ("bytes_max", bytes_max.to_string())],
+                None,
+            ),
+            SubmitError::Mempool(MempoolError::NonceTaken { nonce, other, .. }) => rich(
+                Code::AlreadyExists,
+                msg,
+                reason,
+                &[("nonce", nonce.to_string()), ("tx_id", other.to_string())],
+                None,
+            ),
+            SubmitError::Mempool(MempoolError::NonceTooFarAhead { expected, got, max, .. }) => rich(
+                Code::FailedPrecondition,
+                msg,
+                reason,
+                &[("nonce", got.to_string()), ("next_nonce", expected.to_string()), ("window", max.to_string())],
+                None,
+            ),
+            SubmitError::Mempool(MempoolError::StaleNonce { expected, got, .. }) => {
+                let r = bct_ledger::Rejection::StaleNonce { expected, got };
+                rich(
+                    Code::FailedPrecondition,
+                    msg,
+                    reason,
+                    &[("nonce", got.to_string()), ("next_nonce", expected.to_string())],
+                    Some(&pb::Rejection::from(&r)),
+                )
+            }
+            SubmitError::Internal(_) => rich(Code::Internal, msg, reason, &[], None),
         }
     }
 }
@@ -186,6 +240,7 @@ pub struct EventsService {
     streams: Arc<Semaphore>,
     per_client: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
     per_client_max: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// One client's hold on an event stream: released (and forgotten at zero) when dropped.
@@ -213,6 +268,7 @@ impl EventsService {
         let mut counts = self.per_client.lock().map_err(|_| Status::internal("event stream counts poisoned"))?;
         let n = counts.entry(ip).or_insert(0);
         if *n >= self.per_client_max {
+            self.metrics.refused("event_streams");
             return Err(Status::resource_exhausted(format!(
                 "{ip} already holds {} event streams, the most one client may; close one first",
                 self.per_client_max
@@ -296,6 +352,7 @@ pub async fn serve(
     config: &GrpcConfig,
     submitter: Submitter,
     query: QueryService,
+    metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<(), NodeError>>), NodeError> {
     let listener = TcpListener::bind(config.listen_addr).await.map_err(|e| {
@@ -331,6 +388,7 @@ pub async fn serve(
         streams: Arc::new(Semaphore::new(config.event_streams_max)),
         per_client: Arc::default(),
         per_client_max: config.event_streams_per_client_max,
+        metrics: metrics.clone(),
     })
     .max_decoding_message_size(size)
     .max_encoding_message_size(size);
@@ -342,6 +400,7 @@ pub async fn serve(
         .concurrency_limit_per_connection(REQUESTS_PER_CONNECTION_MAX)
         .timeout(timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(GuardLayer::new(config.requests_per_second_per_client, metrics.clone()))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrent_requests_max))
         .add_service(health_service)
         .add_service(reflection)
@@ -350,9 +409,14 @@ pub async fn serve(
         .add_service(query)
         .add_service(events);
     info!(%bound, "gRPC API listening (bct.v1.Transactions, Query, Events; grpc.health.v1; reflection)");
+    let connections = ConnectionLimiter::new(config.connections_per_client_max);
+    let incoming = LimitedIncoming::new(listener, connections, move |peer| {
+        metrics.refused("connections");
+        debug!(%peer, "gRPC: the client holds grpc.connections_per_client_max connections; closing a new one");
+    });
     let task = tokio::spawn(async move {
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await
             .map_err(|e| NodeError::Grpc(e.to_string()))
     });
@@ -363,5 +427,130 @@ impl TransactionsService {
     /// The service over `submitter`, waiting at most `wait_max` for commits.
     pub fn new(submitter: Submitter, wait_max: Duration) -> TransactionsService {
         TransactionsService { submitter, wait_max }
+    }
+}
+
+/// The name of a gRPC status code as the gRPC specification writes it (`NOT_FOUND`).
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The gRPC server's outer layer: a request rate per client address
+/// (`grpc.requests_per_second_per_client`, more get `RESOURCE_EXHAUSTED` at once), and the
+/// request and error counters of every method.
+#[derive(Clone)]
+pub struct GuardLayer {
+    rate: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
+}
+
+impl GuardLayer {
+    /// `per_second` requests a second per client address, counted in `metrics`.
+    pub fn new(per_second: u32, metrics: Arc<Metrics>) -> GuardLayer {
+        GuardLayer { rate: Arc::new(RateLimiter::new(per_second)), metrics }
+    }
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard { inner, rate: self.rate.clone(), metrics: self.metrics.clone() }
+    }
+}
+
+/// See [`GuardLayer`].
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    rate: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
+}
+
+type HttpResponse = tonic::codegen::http::Response<tonic::body::Body>;
+
+impl<S, B> tower::Service<tonic::codegen::http::Request<B>> for Guard<S>
+where
+    S: tower::Service<tonic::codegen::http::Request<B>, Response = HttpResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_string();
+        let client = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|i| i.remote_addr())
+            .map(|a| a.ip());
+        if let Some(ip) = client {
+            if !self.rate.allow(ip) {
+                self.metrics.refused("requests_per_second");
+                let status = bct_proto::status::rich(
+                    tonic::Code::ResourceExhausted,
+                    format!(
+                        "too many requests from {ip}: at most {} per second (grpc.requests_per_second_per_client); \
+                         wait a moment and retry, or send transactions in batches (SubmitBatch)",
+                        self.rate.per_second()
+                    ),
+                    "RATE_LIMITED",
+                    &[("limit", self.rate.per_second().to_string())],
+                    None,
+                );
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
+        }
+        // The service that was polled ready answers this request; a clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let response = inner.call(request).await?;
+            // An error before any message is a trailers-only response: grpc-status in the
+            // headers. (An error at the end of a stream is not counted.)
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+                .map(tonic::Code::from_i32)
+                .unwrap_or(tonic::Code::Ok);
+            // A path no service serves is not a label: anyone can make up paths.
+            let method = if code == tonic::Code::Unimplemented { "unknown".to_string() } else { path };
+            metrics.grpc_requests.get_or_create(&vec![("method".to_string(), method.clone())]).inc();
+            if code != tonic::Code::Ok {
+                metrics
+                    .grpc_errors
+                    .get_or_create(&vec![("method".to_string(), method), ("code".to_string(), code_name(code).to_string())])
+                    .inc();
+            }
+            Ok(response)
+        })
     }
 }

@@ -70,6 +70,24 @@ pub enum SubmitError {
     Internal(String),
 }
 
+impl SubmitError {
+    /// A stable name of the refusal (`ErrorInfo.reason` in the gRPC status, the `reason`
+    /// label of `bct_admission_refused_total`).
+    pub fn reason(&self) -> &'static str {
+        use crate::mempool::MempoolError;
+        match self {
+            SubmitError::TooLarge { .. } => "TX_TOO_LARGE",
+            SubmitError::BadSignature => "BAD_SIGNATURE",
+            SubmitError::Rejected(_) => "REJECTED",
+            SubmitError::NonceUsed { .. } | SubmitError::Mempool(MempoolError::StaleNonce { .. }) => "NONCE_USED",
+            SubmitError::Mempool(MempoolError::Full { .. }) => "MEMPOOL_FULL",
+            SubmitError::Mempool(MempoolError::NonceTaken { .. }) => "NONCE_TAKEN",
+            SubmitError::Mempool(MempoolError::NonceTooFarAhead { .. }) => "NONCE_TOO_FAR_AHEAD",
+            SubmitError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
 /// Where a transaction is after admission.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TxState {
@@ -313,7 +331,12 @@ impl Submitter {
                 }
             }
         }
-        answers.into_iter().map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("no answer".into())))).collect()
+        let answers: Vec<Result<TxState, SubmitError>> =
+            answers.into_iter().map(|a| a.unwrap_or_else(|| Err(SubmitError::Internal("no answer".into())))).collect();
+        for refused in answers.iter().filter_map(|a| a.as_ref().err()) {
+            self.metrics.admission_refusal(refused.reason());
+        }
+        answers
     }
 
     /// Where `id` is.

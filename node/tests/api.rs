@@ -8,6 +8,7 @@ use bct_ledger::crypto::{merkle_leaf, merkle_root_from_path};
 use bct_ledger::tx::{AdmitAccount, Attest, Issue, RegisterProject, Retire, TxBody, TxKind};
 use bct_ledger::types::{Date, Ecosystem, Location, Methodology, Period, Purpose, Role};
 use bct_ledger::{Amount, Hash, SignedTx};
+use bct_node::config::NodeConfig;
 use bct_node::consensus::certificate;
 use bct_node::keys::NodeKey;
 use bct_proto::pb;
@@ -248,8 +249,10 @@ fn n1f0_retirement_certificate_queries_events_and_errors() {
             .expect_err("stale");
         assert_eq!(e.code(), tonic::Code::FailedPrecondition);
         assert!(e.message().contains("nonce 1 was already used"), "{}", e.message());
-        let details: pb::Rejection = prost::Message::decode(e.details()).expect("rejection in the details");
-        assert_eq!(details.code, 4);
+        // The rich error model: a google.rpc.Status with an ErrorInfo and the ledger's rejection.
+        let details = bct_proto::status::details(&e).expect("google.rpc.Status in the details");
+        assert_eq!((details.reason.as_str(), details.get("rejection_code")), ("REJECTED", Some("4")));
+        assert_eq!(details.rejection.map(|r| r.code), Some(4));
         // Resubmitting a committed transaction is idempotent.
         let again = net.submit(0, &retire_tx).await;
         assert_eq!(again.status, pb::TxStatus::Committed as i32);
@@ -458,5 +461,114 @@ fn n1f0_error_messages_quote_a_short_prefix_of_long_input() {
         let e = t.submit(req).await.expect_err("another chain");
         assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
         assert!(e.message().len() < 400 && e.message().contains("(4000 bytes)"), "{}", e.message());
+    });
+}
+
+/// `GET /metrics` of node `i`, as text (the body only).
+async fn scrape(net: &Net, i: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(net.net.nodes[i].metrics).await.expect("metrics port");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.expect("read");
+    assert!(text.contains("content-type: application/openmetrics-text; version=1.0.0"), "{text}");
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
+}
+
+/// Audit item 9: one client address is held to `grpc.requests_per_second_per_client` (more:
+/// RESOURCE_EXHAUSTED, reason RATE_LIMITED) and `grpc.connections_per_client_max` open
+/// connections (more are closed), and the refusals are counted in the metrics, with the
+/// requests, errors and admission refusals.
+#[test]
+fn n1f0_requests_and_connections_are_limited_per_client_and_counted() {
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        let home = net.home(0).to_path_buf();
+        let mut config = NodeConfig::load(&home).expect("config");
+        config.grpc.requests_per_second_per_client = 5;
+        config.grpc.connections_per_client_max = 2;
+        config.save(&home).expect("save");
+        net.start(0);
+        net.wait_height(0, 1).await;
+        // Wait for the bucket to fill again after the harness's own polling.
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let mut q = net.query(0).await;
+        let mut refused = None;
+        for _ in 0..40 {
+            match q.get_network_status(pb::GetNetworkStatusRequest {}).await {
+                Ok(_) => {}
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = refused.expect("a client over its rate is refused");
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+        assert!(e.message().contains("at most 5 per second"), "{}", e.message());
+        let d = bct_proto::status::details(&e).expect("rich error");
+        assert_eq!(d.reason, "RATE_LIMITED");
+        // The bucket refills: the same client is served again a moment later.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        q.get_network_status(pb::GetNetworkStatusRequest {}).await.expect("served again after a pause");
+
+        // Connections: the harness holds one; one more is allowed, a third is closed.
+        let url = format!("http://{}", net.net.nodes[0].grpc);
+        let second = tonic::transport::Channel::from_shared(url.clone()).expect("url").connect().await.expect("2nd");
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let mut second_q = pb::query_client::QueryClient::new(second);
+        second_q.get_network_status(pb::GetNetworkStatusRequest {}).await.expect("the second connection is served");
+        let third = tonic::transport::Channel::from_shared(url)
+            .expect("url")
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect()
+            .await;
+        let third_answer = match third {
+            Err(_) => None,
+            Ok(ch) => Some(
+                pb::query_client::QueryClient::new(ch).get_network_status(pb::GetNetworkStatusRequest {}).await,
+            ),
+        };
+        assert!(
+            !matches!(third_answer, Some(Ok(_))),
+            "a third connection from the same address is not served: {third_answer:?}"
+        );
+
+        // An admission refusal (a bad signature), for the counter.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let who = NodeKey::generate();
+        let kind = TxKind::AdmitAccount(AdmitAccount {
+            address: who.address(),
+            role: Role::Holder,
+            name: "a holder".into(),
+            jurisdiction: "CN-FJ".into(),
+        });
+        let mut bad = bct_proto::signed_tx_to_pb(&signed(&net.net.authorities[0], 1, kind));
+        bad.signature[0] ^= 1;
+        let e = net
+            .transactions(0)
+            .await
+            .submit(pb::SubmitRequest { tx: Some(bad), wait_for_commit: false, timeout_ms: 0 })
+            .await
+            .expect_err("bad signature");
+        assert_eq!(bct_proto::status::details(&e).map(|d| d.reason), Some("BAD_SIGNATURE".into()));
+
+        let m = scrape(&net, 0).await;
+        let moniker = &net.net.nodes[0].name;
+        for needle in [
+            format!("bct_grpc_refused_total{{moniker=\"{moniker}\",limit=\"requests_per_second\"}} "),
+            format!("bct_grpc_refused_total{{moniker=\"{moniker}\",limit=\"connections\"}} "),
+            format!("bct_admission_refused_total{{moniker=\"{moniker}\",reason=\"BAD_SIGNATURE\"}} 1"),
+            format!(
+                "bct_grpc_errors_total{{moniker=\"{moniker}\",method=\"/bct.v1.Transactions/Submit\",code=\"INVALID_ARGUMENT\"}} 1"
+            ),
+            format!("bct_grpc_requests_total{{moniker=\"{moniker}\",method=\"/bct.v1.Query/GetNetworkStatus\"}} "),
+            format!("bct_peers_configured{{moniker=\"{moniker}\"}} 0"),
+            format!("bct_build_info{{moniker=\"{moniker}\",version=\""),
+            "process_resident_memory_bytes{".to_string(),
+        ] {
+            assert!(m.contains(&needle), "metrics lack {needle}:\n{m}");
+        }
+        assert!(!m.contains("_total_total"), "{m}");
     });
 }

@@ -22,6 +22,7 @@ pub mod commit;
 mod convert;
 mod error;
 pub mod rpc_codec;
+pub mod status;
 
 /// Generated messages, clients and servers of package `bct.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]

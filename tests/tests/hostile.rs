@@ -589,8 +589,16 @@ impl Answer {
                 Answer { code: Code::Ok, message, rejection: None, status: Some(status) }
             }
             Err(s) => {
+                // Audit item 7: details, when present, are the standard google.rpc.Status (what
+                // every gRPC library reads), with the same code and message as the status.
+                if !s.details().is_empty() {
+                    let rich = <tonic_types::Status as prost::Message>::decode(s.details())
+                        .expect("status details are a google.rpc.Status");
+                    assert_eq!((rich.code, rich.message.as_str()), (s.code() as i32, s.message()), "{s:?}");
+                    assert!(bct_proto::status::details(&s).is_some_and(|d| !d.reason.is_empty()), "{s:?}");
+                }
                 let rejection =
-                    if s.details().is_empty() { None } else { pb::Rejection::decode(s.details()).ok().map(|r| r.code) };
+                    bct_proto::status::rejection(&s).map(|r| r.code);
                 Answer { code: s.code(), message: s.message().to_string(), rejection, status: None }
             }
         }
@@ -1640,7 +1648,7 @@ fn outsider_cannot_join_or_influence() {
                         req.metadata_mut().insert("x-bct-forwarded", tonic::metadata::MetadataValue::from_static("1"));
                     }
                     let e = api.transactions(i).submit(req).await.expect_err("the outsider's own transaction");
-                    let rejection = pb::Rejection::decode(e.details()).map(|r| r.code).ok();
+                    let rejection = bct_proto::status::rejection(&e).map(|r| r.code);
                     assert_eq!(
                         (e.code(), rejection),
                         (Code::FailedPrecondition, Some(10)),
@@ -1657,7 +1665,7 @@ fn outsider_cannot_join_or_influence() {
             TxKind::UpdateValidators(UpdateValidators { validators: with_self, approvals: vec![own_approval] }),
         );
         let e = api.submit(0, request_of(&change)).await.expect_err("approved by a non-validator");
-        assert_eq!(pb::Rejection::decode(e.details()).map(|r| r.code).ok(), Some(62), "{e:?}");
+        assert_eq!(bct_proto::status::rejection(&e).map(|r| r.code), Some(62), "{e:?}");
         println!("authority's validator set change approved by the outsider alone: {:?} {}", e.code(), e.message());
 
         // The four keep committing, with their own set; the outsider stays at genesis.

@@ -13,10 +13,8 @@ pub mod pages;
 pub mod view;
 pub mod words;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -30,10 +28,8 @@ use tracing::{info, warn};
 use crate::chain::Chain;
 use crate::config::WebConfig;
 use crate::error::NodeError;
+use crate::limits::RateLimiter;
 use crate::query::QueryService;
-
-/// Client addresses whose request rate is tracked at once; beyond it the idle ones are dropped.
-const CLIENTS_TRACKED_MAX: usize = 10_000;
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -117,9 +113,7 @@ impl Web {
 /// Admission of requests: at most N at once, and a token bucket per client address.
 struct Limits {
     in_flight: Arc<Semaphore>,
-    per_second: f64,
-    burst: f64,
-    clients: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    rate: RateLimiter,
     trusted_proxies: Vec<IpAddr>,
 }
 
@@ -143,31 +137,6 @@ fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) 
     hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer)
 }
 
-impl Limits {
-    /// Whether `ip` may make one more request now (and takes a token if so).
-    fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
-        let Ok(mut clients) = self.clients.lock() else { return false };
-        if clients.len() >= CLIENTS_TRACKED_MAX && !clients.contains_key(&ip) {
-            // Forget clients whose bucket refilled: they lose nothing by it.
-            let (rate, burst) = (self.per_second, self.burst);
-            clients.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
-            if clients.len() >= CLIENTS_TRACKED_MAX {
-                return false;
-            }
-        }
-        let (tokens, at) = clients.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// An error in the form the client asked for: a JSON problem under `/api/`, a page elsewhere.
 fn refusal(path: &str, status: StatusCode, code: &'static str, message: String) -> Response {
     if path.starts_with("/api/") {
@@ -185,14 +154,15 @@ async fn limit(
 ) -> Response {
     let path = request.uri().path().to_string();
     let client = client_ip(peer.ip(), request.headers(), &limits.trusted_proxies);
-    if !limits.allow(client) {
+    if !limits.rate.allow(client) {
         let mut r = refusal(
             &path,
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
                 "too many requests from {}: at most {} per second; wait a moment and try again",
-                client, limits.per_second
+                client,
+                limits.rate.per_second()
             ),
         );
         r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
@@ -240,9 +210,7 @@ async fn not_found(request: Request) -> Response {
 pub fn router(web: Web, config: &WebConfig) -> Router {
     let limits = Arc::new(Limits {
         in_flight: Arc::new(Semaphore::new(config.concurrent_requests_max)),
-        per_second: f64::from(config.requests_per_second_per_client),
-        burst: 2.0 * f64::from(config.requests_per_second_per_client),
-        clients: Mutex::new(HashMap::new()),
+        rate: RateLimiter::new(config.requests_per_second_per_client),
         trusted_proxies: config.trusted_proxies.clone(),
     });
     Router::new()
@@ -299,16 +267,6 @@ impl IntoResponse for view::Lookup {
 mod tests {
     use super::*;
 
-    fn limits(per_second: u32) -> Limits {
-        Limits {
-            in_flight: Arc::new(Semaphore::new(1)),
-            per_second: f64::from(per_second),
-            burst: 2.0 * f64::from(per_second),
-            clients: Mutex::new(HashMap::new()),
-            trusted_proxies: Vec::new(),
-        }
-    }
-
     fn headers(values: &[&str]) -> axum::http::HeaderMap {
         let mut h = axum::http::HeaderMap::new();
         for v in values {
@@ -335,31 +293,5 @@ mod tests {
         assert_eq!(client_ip(proxy, &headers(&["not-an-address"]), &trusted), proxy);
         // No trusted proxy configured: never the header.
         assert_eq!(client_ip(proxy, &headers(&["203.0.113.7"]), &[]), proxy);
-    }
-
-    #[test]
-    fn a_client_gets_its_burst_then_is_refused_and_others_are_not() {
-        let l = limits(5);
-        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("ip"), "10.0.0.2".parse().expect("ip"));
-        let allowed = (0..100).filter(|_| l.allow(a)).count();
-        // a burst of twice the rate, plus whatever refilled while the loop ran
-        assert!((10..=11).contains(&allowed), "{allowed}");
-        assert!(!l.allow(a));
-        assert!(l.allow(b), "another client is not held back by the first");
-        std::thread::sleep(std::time::Duration::from_millis(450));
-        assert!(l.allow(a), "the bucket refills at the configured rate");
-    }
-
-    #[test]
-    fn idle_clients_are_forgotten_when_the_table_is_full() {
-        let l = limits(1000);
-        for i in 0..CLIENTS_TRACKED_MAX as u32 {
-            let ip = IpAddr::from(std::net::Ipv4Addr::from(i + 1));
-            assert!(l.allow(ip));
-        }
-        // every bucket is one token short of full: refilled within a millisecond
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(l.allow("192.0.2.1".parse().expect("ip")));
-        assert!(l.clients.lock().expect("lock").len() < 10);
     }
 }

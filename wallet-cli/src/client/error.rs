@@ -153,9 +153,7 @@ impl ClientError {
         use bct_proto::IntoLedger;
         match status.code() {
             Code::FailedPrecondition => {
-                let rejection = <bct_proto::pb::Rejection as prost::Message>::decode(status.details())
-                    .ok()
-                    .and_then(|r| r.into_ledger().ok());
+                let rejection = bct_proto::status::rejection(&status).and_then(|r| r.into_ledger().ok());
                 match rejection {
                     Some(rejection) => ClientError::Rejected { tx_id, rejection: Box::new(rejection), height: None },
                     None => ClientError::NotAdmitted {
