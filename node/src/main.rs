@@ -93,6 +93,51 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// The engine's network logs at ERROR what is routine while the peers of a network start one
+/// by one or one of them is down: a failed dial (`Error dialing peer`, `Failed to dial peer`),
+/// a gossip message with nobody subscribed yet (`Error publishing message:
+/// NoPeersSubscribedToTopic` / `InsufficientPeers`). These are not shown; the node's own peer
+/// monitor (bct_node::network) warns instead, naming the peers, when a configured peer stays
+/// unconnected for 30 s. Every other line of the engine passes.
+struct RoutineEngineNoise;
+
+/// The messages [`RoutineEngineNoise`] drops, by prefix.
+const ROUTINE_ENGINE_ERRORS: [&str; 4] = [
+    "Error dialing peer",
+    "Failed to dial peer",
+    "Error publishing message: NoPeersSubscribedToTopic",
+    "Error publishing message: InsufficientPeers",
+];
+
+impl<S> tracing_subscriber::layer::Filter<S> for RoutineEngineNoise {
+    fn enabled(&self, _: &tracing::Metadata<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, _: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || !meta.target().starts_with("arc_malachitebft_") {
+            return true;
+        }
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "message" {
+                    self.0 = value.to_string();
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        !ROUTINE_ENGINE_ERRORS.iter().any(|p| message.0.starts_with(p))
+    }
+}
+
 async fn run_command() -> Result<()> {
     let cli = Cli::parse();
     // A lone dev validator has no peers to publish to; the engine reports every publish as an
@@ -101,9 +146,16 @@ async fn run_command() -> Result<()> {
         Command::Dev { .. } => format!("{DEFAULT_LOG},arc_malachitebft_network=off"),
         _ => DEFAULT_LOG.to_string(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log)))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_log));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_filter(filter)
+                .with_filter(RoutineEngineNoise),
+        )
         .init();
     match cli.command {
         Command::Init { home, moniker, observer, p2p_listen, grpc_listen, metrics_listen } => {

@@ -57,10 +57,10 @@ impl EngineNodeConfig for EngineConfig {
     }
 }
 
-/// How long a node may have no connected peer before it warns.
-const ALONE_WARN_AFTER: Duration = Duration::from_secs(30);
-/// How often it repeats the warning while it stays alone.
-const ALONE_WARN_EVERY: Duration = Duration::from_secs(300);
+/// How long a configured peer may stay unconnected before the node warns.
+const MISSING_WARN_AFTER: Duration = Duration::from_secs(30);
+/// How often it repeats the warning while peers stay unconnected.
+const MISSING_WARN_EVERY: Duration = Duration::from_secs(300);
 
 /// A configured peer: name, libp2p id, consensus address.
 #[derive(Clone, Debug)]
@@ -179,7 +179,7 @@ impl NetworkView {
         tokio::spawn(async move {
             let mut last = usize::MAX;
             // Since when no configured peer is connected, and when that was last said.
-            let mut alone_since: Option<std::time::Instant> = None;
+            let mut missing_since: Option<std::time::Instant> = None;
             let mut warned: Option<std::time::Instant> = None;
             loop {
                 tokio::time::sleep(PEERS_REFRESH).await;
@@ -195,21 +195,34 @@ impl NetworkView {
                             info!(connected = n, configured = self.known.len(), "consensus peers");
                             last = n;
                         }
-                        if n > 0 || self.known.is_empty() {
-                            alone_since = None;
+                        let connected = self.connected.read().map(|c| c.clone()).unwrap_or_default();
+                        let missing: Vec<String> = self
+                            .known
+                            .iter()
+                            .filter(|k| !connected.contains(&k.peer_id))
+                            .map(|k| format!("{} ({})", k.name, k.address))
+                            .collect();
+                        if missing.is_empty() {
+                            missing_since = None;
                             warned = None;
                             continue;
                         }
-                        let since = *alone_since.get_or_insert_with(std::time::Instant::now);
-                        let due = warned.is_none_or(|w| w.elapsed() >= ALONE_WARN_EVERY);
-                        if since.elapsed() >= ALONE_WARN_AFTER && due {
-                            let addresses: Vec<String> = self.known.iter().map(|p| p.address.to_string()).collect();
+                        let since = *missing_since.get_or_insert_with(std::time::Instant::now);
+                        let due = warned.is_none_or(|w| w.elapsed() >= MISSING_WARN_EVERY);
+                        if since.elapsed() >= MISSING_WARN_AFTER && due {
+                            let consequence = if n == 0 {
+                                "; with no peer this node cannot follow or decide blocks"
+                            } else {
+                                ""
+                            };
                             warn!(
                                 seconds = since.elapsed().as_secs(),
-                                peers = %addresses.join(", "),
-                                "no configured consensus peer is connected: this node cannot follow or decide blocks; \
-                                 check that the peers run, that their addresses in [[p2p.peers]] are right and \
-                                 reachable, and that they list this node's key"
+                                "{} of {} configured consensus peers not connected: {}{consequence}; check that they \
+                                 run, that their addresses in [[p2p.peers]] are right and reachable, and that they \
+                                 list this node's key",
+                                missing.len(),
+                                self.known.len(),
+                                missing.join(", ")
                             );
                             warned = Some(std::time::Instant::now());
                         }

@@ -287,7 +287,10 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     };
     info!(
         moniker = %config.moniker,
-        role = ?config.role,
+        role = %match config.role {
+            Role::Validator => "validator",
+            Role::Observer => "observer",
+        },
         %peer_id,
         address = %key.address(),
         height = chain.height(),

@@ -164,3 +164,40 @@ fn n4f0_late_observer_catches_up_and_outsider_is_refused() {
         assert!(refused, "no validator logged refusing the outsider {outsider_id}");
     });
 }
+
+/// Audit item 15, as an operator sees it (the node's default log levels): a validator whose
+/// peers are not running warns, naming them, instead of repeating `connected=0`; once they run,
+/// the start-up of a two-validator network logs no ERROR line (the engine's routine dial
+/// failures while peers start are not errors); a block does not log a line of its own at INFO,
+/// the first committed block is said once.
+#[test]
+fn n2f0_operator_logs_warn_on_missing_peers_and_hold_no_routine_errors() {
+    serially(async {
+        let mut net = Net::new(2, 0, 1);
+        net.start_with_default_log(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let peer = net.net.nodes[1].name.clone();
+        loop {
+            let log = net.log(0);
+            if log.contains("of 1 configured consensus peers not connected") {
+                let line = log.lines().find(|l| l.contains("not connected")).unwrap_or_default().to_string();
+                assert!(line.contains(" WARN "), "{line}");
+                assert!(line.contains(&peer) && line.contains("cannot follow or decide blocks"), "{line}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no warning about the missing peer:\n{log}");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        net.start_with_default_log(1);
+        net.wait_height(0, 5).await;
+        net.wait_height(1, 5).await;
+        for i in 0..2 {
+            let log = net.log(i);
+            let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+            assert!(errors.is_empty(), "node {i} logged errors in a normal start-up:\n{}", errors.join("\n"));
+            assert!(!log.contains("committed block height="), "node {i} logs every block at INFO:\n{log}");
+            assert_eq!(log.matches("committed the first block since start").count(), 1, "node {i}:\n{log}");
+            assert!(log.contains("role=validator"), "node {i}: the role in words:\n{log}");
+        }
+    });
+}

@@ -266,7 +266,7 @@ impl Testnet {
             .env(
                 "RUST_LOG",
                 std::env::var("BCT_NODE_LOG")
-                    .unwrap_or_else(|_| "info,arc_malachitebft=warn,libp2p=warn,sled=warn,h2=warn".into()),
+                    .unwrap_or_else(|_| "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn,sled=warn,h2=warn".into()),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))

@@ -366,7 +366,7 @@ impl Stopped {
         let mut child = Command::new(program)
             .args(["run", "--home"])
             .arg(home)
-            .env("RUST_LOG", "info,arc_malachitebft=warn,libp2p=warn,sled=warn")
+            .env("RUST_LOG", "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn,sled=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone().expect("output")))
             .stderr(Stdio::from(out))

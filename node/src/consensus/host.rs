@@ -140,8 +140,54 @@ pub struct Host {
     guard: SignGuard,
     stream_seq: u64,
     last_block_time_ms: Option<u64>,
+    progress: Progress,
     #[cfg(feature = "byzantine")]
     misbehaviour: Option<Arc<super::byzantine::Misbehaviour>>,
+}
+
+/// The log target of the per-block lines (`proposing block`, `committed block`), at DEBUG:
+/// `RUST_LOG=info,bct_node::blocks=debug` shows every block; at INFO a node says
+/// [`PROGRESS_EVERY`] what it committed.
+pub const BLOCKS_TARGET: &str = "bct_node::blocks";
+/// How often the node logs a summary of the blocks it committed.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+
+/// What was committed since the last progress line.
+struct Progress {
+    since: std::time::Instant,
+    blocks: u64,
+    txs: u64,
+    first_said: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { since: std::time::Instant::now(), blocks: 0, txs: 0, first_said: false }
+    }
+
+    /// Counts a committed block; logs the first one since start, then a summary every
+    /// [`PROGRESS_EVERY`].
+    fn committed(&mut self, height: u64, txs: u64, mempool: usize) {
+        self.blocks += 1;
+        self.txs += txs;
+        if !self.first_said {
+            self.first_said = true;
+            info!(height, "committed the first block since start; from now on a summary every minute");
+        } else if self.since.elapsed() >= PROGRESS_EVERY {
+            let secs = self.since.elapsed().as_secs().max(1);
+            info!(
+                height,
+                blocks = self.blocks,
+                txs = self.txs,
+                seconds = secs,
+                mempool,
+                "committed {} block(s) and {} transaction(s) in the last {secs} s",
+                self.blocks,
+                self.txs
+            );
+            *self = Progress { since: std::time::Instant::now(), blocks: 0, txs: 0, first_said: true };
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -234,6 +280,7 @@ impl Host {
             // Unique stream ids across restarts without storing a counter.
             stream_seq: now_ms() << 16,
             last_block_time_ms: None,
+            progress: Progress::new(),
             #[cfg(feature = "byzantine")]
             misbehaviour: None,
         })
@@ -424,7 +471,7 @@ impl Host {
         }
         let id = BlockId(executed.hash());
         let block = executed.block.clone();
-        info!(%height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
+        debug!(target: BLOCKS_TARGET, %height, %round, block = %id, txs = block.txs.len(), took_ms = started.elapsed().as_millis() as u64, "proposing block");
         if started.elapsed() > timeout {
             warn!(%height, %round, "building the block took longer than the propose timeout");
         }
@@ -794,7 +841,9 @@ impl Host {
         drop(ledger);
         self.chain.announce(height.0, &txs);
         self.update_metrics(&header, tx_count);
-        info!(%height, round = %cert.round, block = %id, txs = tx_count, signatures = cert.commit_signatures.len(), purged, "committed block");
+        debug!(target: BLOCKS_TARGET, %height, round = %cert.round, block = %id, txs = tx_count, signatures = cert.commit_signatures.len(), purged, "committed block");
+        let waiting = self.mempool.lock().map(|m| m.len()).unwrap_or(0);
+        self.progress.committed(height.0, tx_count as u64, waiting);
         Ok(())
     }
 

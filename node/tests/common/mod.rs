@@ -105,8 +105,24 @@ impl Net {
             .arg(&home)
             .env(
                 "RUST_LOG",
-                std::env::var("BCT_TEST_LOG").unwrap_or_else(|_| "info,arc_malachitebft=warn,libp2p=warn".into()),
+                std::env::var("BCT_TEST_LOG").unwrap_or_else(|_| "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn".into()),
             )
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn bct-node");
+        self.children[i] = Some(child);
+    }
+
+    /// Starts node `i` as an operator would: no `RUST_LOG`, so the node's own default log
+    /// levels.
+    pub(crate) fn start_with_default_log(&mut self, i: usize) {
+        let home = self.home(i).to_path_buf();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(home.join("node.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_bct-node"))
+            .args(["run", "--home"])
+            .arg(&home)
+            .env_remove("RUST_LOG")
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
             .spawn()
