@@ -572,3 +572,78 @@ fn n1f0_requests_and_connections_are_limited_per_client_and_counted() {
         assert!(!m.contains("_total_total"), "{m}");
     });
 }
+
+/// The metric names in `text` (PromQL or JSON): words starting `bct_`, `malachitebft_` or
+/// `process_`.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let mut i = 0;
+    while i < bytes.len() {
+        if word(bytes[i]) && (i == 0 || !word(bytes[i - 1])) {
+            let start = i;
+            while i < bytes.len() && word(bytes[i]) {
+                i += 1;
+            }
+            let w = &text[start..i];
+            if ["bct_", "malachitebft_", "process_"].iter().any(|p| w.starts_with(p)) {
+                names.insert(w.to_string());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+/// Whether the exposition `m` has metric `name`: as a sample, or as a family (a labelled
+/// counter has no sample until its first label set) named `name` or `name` without its
+/// sample suffix.
+fn exposes(m: &str, name: &str) -> bool {
+    let sample = m.lines().any(|l| l.strip_prefix(name).is_some_and(|r| r.starts_with(['{', ' '])));
+    let families: Vec<&str> = ["", "_total", "_info", "_bucket", "_sum", "_count"]
+        .iter()
+        .filter_map(|suffix| if suffix.is_empty() { Some(name) } else { name.strip_suffix(suffix) })
+        .collect();
+    sample || families.iter().any(|f| m.lines().any(|l| l.starts_with(&format!("# TYPE {f} "))))
+}
+
+/// Audit item 16: the Prometheus rules and the Grafana dashboard under deploy/ parse, and use
+/// only metrics a running node serves.
+#[test]
+fn deploy_files_use_only_metrics_a_node_serves() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("deploy");
+    let rules = std::fs::read_to_string(root.join("prometheus/alerts.yml")).expect("alerts.yml");
+    let rules: serde_yaml::Value = serde_yaml::from_str(&rules).expect("alerts.yml is YAML");
+    let mut exprs = Vec::new();
+    for group in rules["groups"].as_sequence().expect("groups") {
+        for rule in group["rules"].as_sequence().expect("rules") {
+            let name = rule["alert"].as_str().expect("every rule is an alert");
+            let expr = rule["expr"].as_str().unwrap_or_else(|| panic!("{name}: no expr"));
+            assert!(rule["annotations"]["summary"].as_str().is_some(), "{name}: no summary");
+            assert!(rule["labels"]["severity"].as_str().is_some(), "{name}: no severity");
+            exprs.push(expr.to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let dashboard = std::fs::read_to_string(root.join("grafana/bct-network.json")).expect("dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            exprs.push(target["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    let used: std::collections::BTreeSet<String> = exprs.iter().flat_map(|e| metric_names(e)).collect();
+    assert!(used.contains("bct_height") && used.contains("bct_peers_configured"), "{used:?}");
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 2).await;
+        let m = scrape(&net, 0).await;
+        let missing: Vec<&String> = used.iter().filter(|n| !exposes(&m, n)).collect();
+        assert!(missing.is_empty(), "deploy/ uses metrics the node does not serve: {missing:?}\n{m}");
+        // And the check can fail: a name the node does not serve is caught.
+        assert!(!exposes(&m, "bct_no_such_metric_total"));
+    });
+}
