@@ -615,6 +615,8 @@ impl Answer {
             }
             Expect::Ok(status) => self.code == Code::Ok && self.status == Some(*status),
         };
+        // Audit item 6: no answer echoes long input (a default client refuses big messages).
+        let ok = ok && self.message.len() <= 1024;
         (!ok).then(|| {
             let wanted = match e {
                 Expect::Status(code, msg) => format!("{code:?} containing {msg:?}"),
@@ -1062,6 +1064,28 @@ fn hostile_inputs_refused_state_unchanged() {
         add("transfer of an unknown ticket", r, ledger(52, "ticket NO-SUCH-TICKET does not exist".into()), id);
         let (r, id) = tx_case(&signed(&a.owner, no, transfer(main, owner, 1)));
         add("transfer to oneself", r, ledger(55, "sender and recipient are the same account".into()), id);
+
+        // Audit items 2 and 6: text that would spoof a printed record, and an echo of a long id.
+        let mut spoof = retire(main, 1);
+        if let TxKind::Retire(r) = &mut spoof {
+            r.beneficiary = "Fuzhou Marathon 2025\nbeneficiary: someone else".into();
+        }
+        let (r, id) = tx_case(&signed(&a.owner, no, spoof));
+        add(
+            "beneficiary with a line break (a second printed line)",
+            r,
+            ledger(20, "invalid beneficiary: contains a control character".into()),
+            id,
+        );
+        let (r, id) = tx_case(&signed(auth, na, admit(&NodeKey::generate(), Role::Holder, "Lianjiang \u{202E}gnaijnaiL")));
+        add(
+            "account name with a right-to-left override",
+            r,
+            ledger(20, "invalid name: contains a bidirectional control character, U+202E".into()),
+            id,
+        );
+        let (r, id) = tx_case(&signed(&a.owner, no, transfer(&"T".repeat(10_000), a.exchange.address(), 1)));
+        add("transfer of a 10 KB ticket id (echoed as a short prefix)", r, ledger(52, "… (10000 bytes) does not exist".into()), id);
 
         // Lots in every state.
         let holds =
