@@ -58,6 +58,8 @@ pub struct Metrics {
     pub peers_configured: Gauge,
     /// Undecided blocks written and flushed before the engine learned of them.
     pub pending_flushes: Counter,
+    /// Bytes of block data held in incomplete proposal streams from peers.
+    pub proposal_stream_bytes: Gauge,
     /// gRPC requests answered, by method (`method` = the gRPC path; `unknown` for a path no
     /// service serves).
     pub grpc_requests: Family<Labels, Counter>,
@@ -100,6 +102,7 @@ impl Metrics {
             peers: Gauge::default(),
             peers_configured: Gauge::default(),
             pending_flushes: Counter::default(),
+            proposal_stream_bytes: Gauge::default(),
             grpc_requests: Family::default(),
             grpc_errors: Family::default(),
             grpc_refused: Family::default(),
@@ -151,6 +154,11 @@ impl Metrics {
             "pending_flushes",
             "Undecided blocks written and flushed to storage before the engine learned of them",
             m.pending_flushes.clone(),
+        );
+        registry.register(
+            "proposal_stream_bytes",
+            "Bytes of block data held in incomplete proposal streams from peers",
+            m.proposal_stream_bytes.clone(),
         );
         registry.register("grpc_requests", "gRPC requests answered, by method", m.grpc_requests.clone());
         registry.register(

@@ -16,6 +16,10 @@
 //! - bct's own, in the host: `invalid_blocks`: as proposer, the node builds its block as usual,
 //!   then changes the header's state root and signs and streams that block, which every honest
 //!   validator must refuse (`Ledger::execute` finds the state root wrong).
+//!   `flood_proposal_parts`: at each round it starts, the node publishes [`FLOOD_STREAMS`]
+//!   proposal streams that never finish: one sequence number resent with bigger and bigger
+//!   payloads, parts larger than a part may be, and distinct parts past the block size. Honest
+//!   nodes drop them (the assembler's limits, `parts.rs`) and their memory stays bounded.
 //!
 //! `ignore_locks` and `force_precommit_nil` are refused: they need hooks in the vote path that bct
 //! does not have.
@@ -45,14 +49,23 @@ use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::network::EngineConfig;
 
-/// The bct-only key of the `[byzantine]` section.
+/// The bct-only keys of the `[byzantine]` section.
 const INVALID_BLOCKS: &str = "invalid_blocks";
+const FLOOD_PROPOSAL_PARTS: &str = "flood_proposal_parts";
+
+/// Streams a flooding node publishes at each round it starts (see
+/// `Host::flood_proposal_parts`): more than a publisher may hold open.
+pub const FLOOD_STREAMS: usize = 3 * super::parts::STREAMS_PER_PUBLISHER_MAX;
+/// How many times a flooding stream resends one sequence number, each time bigger.
+pub const FLOOD_RESENDS: usize = 16;
 
 /// What a misbehaving node does.
 pub struct Misbehaviour {
     engine: ByzantineConfig,
     invalid_blocks: Trigger,
     invalid_blocks_fire: Mutex<Box<dyn FnMut(Height, Round) -> bool + Send>>,
+    flood_proposal_parts: Trigger,
+    flood_fire: Mutex<Box<dyn FnMut(Height, Round) -> bool + Send>>,
 }
 
 impl std::fmt::Debug for Misbehaviour {
@@ -74,6 +87,11 @@ impl Misbehaviour {
             None => Trigger::Never,
         };
         invalid_blocks.validate(INVALID_BLOCKS).map_err(|e| bad(e.to_string()))?;
+        let flood_proposal_parts: Trigger = match rest.remove(FLOOD_PROPOSAL_PARTS) {
+            Some(v) => v.try_into().map_err(|e| bad(format!("{FLOOD_PROPOSAL_PARTS}: {e}")))?,
+            None => Trigger::Never,
+        };
+        flood_proposal_parts.validate(FLOOD_PROPOSAL_PARTS).map_err(|e| bad(e.to_string()))?;
         // Malachite's config ignores unknown keys: check them against its fields here, so a
         // typo does not silently leave a node honest.
         let known = toml::Table::try_from(ByzantineConfig::default()).map_err(|e| bad(e.to_string()))?;
@@ -89,7 +107,17 @@ impl Misbehaviour {
         let mut rng = make_rng(engine.seed);
         let trigger = invalid_blocks.clone();
         let fire: Box<dyn FnMut(Height, Round) -> bool + Send> = Box::new(move |h, r| trigger.fires(h, r, &mut rng));
-        Ok(Misbehaviour { engine, invalid_blocks, invalid_blocks_fire: Mutex::new(fire) })
+        let mut flood_rng = make_rng(engine.seed.map(|s| s.wrapping_add(1)));
+        let flood_trigger = flood_proposal_parts.clone();
+        let flood_fire: Box<dyn FnMut(Height, Round) -> bool + Send> =
+            Box::new(move |h, r| flood_trigger.fires(h, r, &mut flood_rng));
+        Ok(Misbehaviour {
+            engine,
+            invalid_blocks,
+            invalid_blocks_fire: Mutex::new(fire),
+            flood_proposal_parts,
+            flood_fire: Mutex::new(flood_fire),
+        })
     }
 
     /// The misbehaviour `config` asks for, if any, announced loudly in the log.
@@ -114,6 +142,7 @@ impl Misbehaviour {
             ("drop_proposals", &e.drop_proposals),
             ("drop_inbound_proposals", &e.drop_inbound_proposals),
             (INVALID_BLOCKS, &self.invalid_blocks),
+            (FLOOD_PROPOSAL_PARTS, &self.flood_proposal_parts),
         ];
         let set: Vec<String> = all.iter().filter(|(_, t)| t.is_set()).map(|(n, t)| format!("{n}={t:?}")).collect();
         if set.is_empty() {
@@ -121,6 +150,11 @@ impl Misbehaviour {
         } else {
             set.join(" ")
         }
+    }
+
+    /// Whether to flood proposal parts when (height, round) starts.
+    pub fn floods_proposal_parts(&self, height: Height, round: Round) -> bool {
+        self.flood_fire.lock().map(|mut fire| fire(height, round)).unwrap_or(false)
     }
 
     /// Whether our proposal at (height, round) is to be an invalid block.

@@ -311,6 +311,10 @@ impl Host {
             }
             AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
                 debug!(%height, %round, %proposer, ?role, "started round");
+                #[cfg(feature = "byzantine")]
+                if self.misbehaviour.as_ref().is_some_and(|m| m.floods_proposal_parts(height, round)) {
+                    self.flood_proposal_parts(height, round).await;
+                }
                 let values = self.on_started_round(height, round).await?;
                 let _ = reply_value.send(values);
             }
@@ -496,6 +500,62 @@ impl Host {
         Ok(id)
     }
 
+    /// Byzantine: proposal streams that try to get past the assembler's memory limits, for
+    /// (height, round): more streams than one publisher may hold, a sequence number resent
+    /// with bigger and bigger payloads, a part larger than a part may be, and streams of
+    /// distinct parts past the block size, none of them ever finished.
+    #[cfg(feature = "byzantine")]
+    async fn flood_proposal_parts(&mut self, height: Height, round: Round) {
+        use super::byzantine::{FLOOD_RESENDS, FLOOD_STREAMS};
+        let init = ProposalPart::Init(PartInit { height, round, pol_round: Round::Nil, proposer: self.me });
+        let full = Bytes::from(vec![0xB7; parts::PART_DATA_BYTES_MAX]);
+        let mut messages = 0usize;
+        let mut bytes = 0usize;
+        for k in 0..FLOOD_STREAMS {
+            self.stream_seq += 1;
+            let mut id = Vec::with_capacity(20);
+            id.extend_from_slice(&height.0.to_be_bytes());
+            id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
+            id.extend_from_slice(&self.stream_seq.to_be_bytes());
+            let stream_id = StreamId::new(Bytes::from(id));
+            let mut stream: Vec<(u64, ProposalPart)> = vec![(0, init.clone())];
+            match k % 3 {
+                // The same sequence number again and again, each time bigger (up to a part).
+                0 => {
+                    for r in 1..=FLOOD_RESENDS {
+                        let len = parts::PART_DATA_BYTES_MAX * r / FLOOD_RESENDS;
+                        stream.push((1, ProposalPart::Data(full.slice(..len.max(1)))));
+                    }
+                }
+                // One part larger than a part may be.
+                1 => stream.push((1, ProposalPart::Data(Bytes::from(vec![0xB7; 2 * parts::PART_DATA_BYTES_MAX])))),
+                // Distinct full parts until past the block size limit; never a Fin.
+                _ => {
+                    let n = (self.block_wire_bytes_max / parts::PART_DATA_BYTES_MAX + 2) as u64;
+                    for seq in 1..=n {
+                        stream.push((seq, ProposalPart::Data(full.clone())));
+                    }
+                }
+            }
+            for (seq, part) in stream {
+                bytes += match &part {
+                    ProposalPart::Data(d) => d.len(),
+                    _ => 0,
+                };
+                messages += 1;
+                let msg = StreamMessage::new(
+                    stream_id.clone(),
+                    seq,
+                    malachitebft_app_channel::app::streaming::StreamContent::Data(part),
+                );
+                if self.network.send(NetworkMsg::PublishProposalPart(msg)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        warn!(%height, %round, streams = FLOOD_STREAMS, messages, bytes, "BYZANTINE: flooding proposal parts");
+    }
+
     /// Byzantine: our proposal for (height, round) is `block` with a wrong state root.
     #[cfg(feature = "byzantine")]
     fn propose_invalid(&mut self, height: Height, round: Round, mut block: Block) -> BlockId {
@@ -602,7 +662,9 @@ impl Host {
         publisher: PeerId,
         part: StreamMessage<ProposalPart>,
     ) -> Result<Option<ProposedValue<BctContext>>, NodeError> {
-        let stream = match self.assembler.push(publisher, part) {
+        let pushed = self.assembler.push(publisher, part);
+        self.metrics.proposal_stream_bytes.set(i64::try_from(self.assembler.bytes_held()).unwrap_or(i64::MAX));
+        let stream = match pushed {
             Ok(Some(s)) => s,
             Ok(None) => return Ok(None),
             Err(e) => {

@@ -115,6 +115,12 @@ impl Assembler {
         self.streams.len()
     }
 
+    /// Bytes of block data held in incomplete streams: at most [`STREAMS_OPEN_MAX`] streams
+    /// of at most `bytes_max` each, and [`STREAMS_PER_PUBLISHER_MAX`] of them per publisher.
+    pub fn bytes_held(&self) -> usize {
+        self.streams.values().map(|p| p.bytes).sum()
+    }
+
     /// Adds a part; returns the stream once every part up to its end marker is in.
     pub fn push(
         &mut self,

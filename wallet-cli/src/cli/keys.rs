@@ -71,12 +71,14 @@ pub(crate) fn passphrase(cli: &Cli, name: &str, confirm: bool) -> anyhow::Result
         return Ok(Zeroizing::new(p));
     }
     let ask = |prompt: String| {
-        rpassword::prompt_password(prompt).map(Zeroizing::new).with_context(|| {
-            format!(
+        match super::prompt::hidden(&prompt) {
+            Ok(answer) => Ok(Zeroizing::new(answer)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(anyhow::anyhow!("{e}")),
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
                 "cannot ask for the passphrase of key {name} (no terminal?); set {PASSPHRASE_ENV} or pass \
                  --passphrase-file FILE"
-            )
-        })
+            ))),
+        }
     };
     let first = ask(format!("passphrase for key {name}: "))?;
     if confirm {
@@ -130,8 +132,13 @@ fn read_secret(name: &str, file: Option<&PathBuf>) -> anyhow::Result<Zeroizing<[
             std::fs::read_to_string(p).with_context(|| format!("cannot read the secret file {}", p.display()))?,
         ),
         None => Zeroizing::new(
-            rpassword::prompt_password(format!("secret of key {name} (64 hex digits): "))
-                .context("cannot ask for the secret (no terminal?); give it with --secret-file FILE")?,
+            super::prompt::hidden(&format!("secret of key {name} (64 hex digits): ")).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    anyhow::anyhow!("{e}")
+                } else {
+                    anyhow::Error::new(e).context("cannot ask for the secret (no terminal?); give it with --secret-file FILE")
+                }
+            })?,
         ),
     };
     let trimmed = text.trim();

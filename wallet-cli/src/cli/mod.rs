@@ -3,6 +3,7 @@
 mod cert;
 mod keys;
 pub(crate) mod output;
+mod prompt;
 mod query;
 mod tx;
 
