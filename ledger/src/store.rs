@@ -40,6 +40,20 @@ pub enum StoreError {
     /// Lock poisoned by a panic elsewhere.
     #[error("storage lock poisoned")]
     Poisoned,
+    /// Another process holds the database open.
+    #[error(
+        "the data directory {0} is in use by another process (a bct-node already running with this home?); stop \
+         it first: two copies of one node must never run"
+    )]
+    InUse(String),
+    /// The database's files cannot be read or written.
+    #[error("cannot open the data directory {dir}: {reason}")]
+    Io {
+        /// The directory.
+        dir: String,
+        /// What the system said.
+        reason: String,
+    },
     /// The database holds less than was committed to it: its files were truncated or damaged
     /// (sled then reopens an older prefix of its log without a word), or replaced by an older
     /// copy without the high-water mark that went with it.
@@ -233,6 +247,20 @@ impl SledStore {
                  to re-sync the chain from the network",
                 e.to_string().trim_end_matches(" backtrace ()")
             )),
+            // sled wraps the lock's WouldBlock in its own words: "could not acquire lock on ...".
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+            {
+                StoreError::InUse(dir.display().to_string())
+            }
+            // The system's words without Rust's debug form (`Os { code: 13, kind: .. }`).
+            sled::Error::Io(io) => StoreError::Io {
+                dir: dir.display().to_string(),
+                reason: match io.raw_os_error() {
+                    Some(code) => format!("{} (os error {code})", std::io::Error::from_raw_os_error(code)),
+                    None => io.to_string(),
+                },
+            },
             e => StoreError::Sled(e),
         })?;
         let tree = db.open_tree(b"bct")?;

@@ -35,6 +35,14 @@ mod tests {
         assert!(s.starts_with(&"x".repeat(QUOTED_CHARS_MAX)) && s.ends_with("… (100000 bytes)"), "{s}");
         assert!(s.len() < 100);
     }
+
+    #[test]
+    fn visible_writes_reordering_and_hidden_characters_out() {
+        assert_eq!(visible("Zhangzhou <b>\n</b>"), "Zhangzhou <b>\n</b>");
+        assert_eq!(visible("abc\u{202E}fed"), "abc\\u{202E}fed");
+        assert_eq!(visible("a\u{200B}b\u{2066}"), "a\\u{200B}b\\u{2066}");
+        assert_eq!(visible("漳州"), "漳州");
+    }
 }
 
 /// Characters that change how text around them is displayed without showing themselves:
@@ -82,6 +90,25 @@ pub fn printable(s: &str) -> Cow<'_, str> {
         s.chars()
             .map(|c| {
                 if c.is_control() || is_bidi_control(c) || is_invisible(c) {
+                    format!("\\u{{{:04X}}}", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// `s` with every bidirectional control and invisible character written as `\u{XXXX}`, for
+/// output where line breaks are harmless but reordered or hidden text is not (HTML pages).
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_bidi_control(c) || is_invisible(c)) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if is_bidi_control(c) || is_invisible(c) {
                     format!("\\u{{{:04X}}}", c as u32)
                 } else {
                     c.to_string()

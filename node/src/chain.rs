@@ -34,7 +34,7 @@ pub struct Chain {
 impl Chain {
     /// Opens (or creates) the ledger in `dir` for `genesis`.
     pub fn open(dir: &Path, genesis: Genesis) -> Result<Chain, NodeError> {
-        let store = SledStore::open(dir).map_err(|e| NodeError::Storage(format!("{}: {e}", dir.display())))?;
+        let store = SledStore::open(dir).map_err(|e| NodeError::Storage(e.to_string()))?;
         let db = store.db().clone();
         let ledger = Ledger::open(store, genesis.clone()).map_err(|e| NodeError::Storage(e.to_string()))?;
         let (height, _) = watch::channel(ledger.height());

@@ -136,7 +136,19 @@ struct BenchArgs {
     fresh: bool,
 }
 
-fn main() -> Result<()> {
+/// Errors are printed as one line of words with their causes (`Error: ...: ...`), never Rust's
+/// debug form or a backtrace, whatever `RUST_BACKTRACE` says; the exit code is 1.
+fn main() -> std::process::ExitCode {
+    match run_cli() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli() -> Result<()> {
     let cli = Cli::parse();
     if let Command::Node { command: NodeRun::Run { home } } = &cli.command {
         return run_node(home);

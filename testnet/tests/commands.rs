@@ -358,3 +358,19 @@ fn browser_checks(dir: &Path) {
             .expect("the browser checks finish within 5 minutes")
     });
 }
+
+/// Audit item 14: an ordinary user error is one line of words, without Rust's debug form or a
+/// backtrace, even with `RUST_BACKTRACE=1`.
+#[test]
+fn user_errors_are_words_without_backtraces() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bct-testnet"))
+        .args(["--dir", "/nonexistent/bct-testnet-dir", "status"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run bct-testnet");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.starts_with("Error: no testnet in /nonexistent/bct-testnet-dir"), "{text}");
+    assert!(!text.contains("Stack backtrace") && !text.contains("Os {"), "{text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+}

@@ -186,7 +186,7 @@ fn a_truncated_database_is_refused_at_open_not_reopened_older() {
         match err {
             OpenError::Store(StoreError::Lost { committed, .. }) => assert_eq!(committed, height, "{text}"),
             // sled may also refuse the file itself.
-            OpenError::Store(StoreError::Sled(_) | StoreError::Corrupt(_)) => {}
+            OpenError::Store(StoreError::Sled(_) | StoreError::Corrupt(_) | StoreError::Io { .. }) => {}
             other => panic!("{name}: unexpected error {other}"),
         }
         assert!(text.contains("lost committed data") || text.contains("corrupt"), "{name}: {text}");
@@ -387,4 +387,21 @@ fn a_damaged_signature_is_found_by_the_full_check() {
         err.to_string().contains(&format!("block {height}: the signature of transaction 0 does not verify")),
         "{err}"
     );
+}
+
+/// A data directory held open by another copy of the node is refused in words (not sled's
+/// `Os { code: 11, kind: WouldBlock, .. }`), and the first copy is not disturbed.
+#[test]
+fn a_data_directory_in_use_is_refused_in_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = SledStore::open(dir.path()).expect("first open");
+    let err = match SledStore::open(dir.path()) {
+        Ok(_) => panic!("a second open of the same directory succeeded"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::InUse(_)), "{text}");
+    assert!(text.contains("in use by another process") && text.contains("must never run"), "{text}");
+    assert!(!text.contains("Os {") && !text.contains("WouldBlock"), "{text}");
+    assert_eq!(first.get(b"no such key").expect("the first copy still reads"), None);
 }

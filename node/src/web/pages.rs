@@ -66,8 +66,12 @@ fn page(lang: Lang, title: &str, here: &str, body: Markup) -> Markup {
     }
 }
 
+/// A page as HTML. Text committed before the ledger's text rule (or from any other source) may
+/// hold right-to-left overrides or invisible characters that would reorder or hide what the
+/// page shows; every one is written visibly as `\u{XXXX}` (bct's own templates hold none).
 fn html_response(status: StatusCode, markup: Markup) -> Response {
-    let mut r = (status, markup.into_string()).into_response();
+    let html = bct_ledger::text::visible(&markup.into_string()).into_owned();
+    let mut r = (status, html).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     super::no_store(r)
 }
@@ -1179,4 +1183,20 @@ pub fn routes() -> Router<Web> {
         .route("/blocks/{height}", get(block))
         .route("/transactions/{id}", get(transaction))
         .route("/verify", get(verify_get).post(verify_post))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Audit item 2: a page never passes a right-to-left override or an invisible character
+    /// through; it shows them as `\u{XXXX}`.
+    #[tokio::test]
+    async fn pages_show_reordering_and_hidden_characters_visibly() {
+        let r = error_page(Lang::En, StatusCode::NOT_FOUND, "no ticket abc\u{202E}fed\u{200B}");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.expect("body");
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(html.contains("abc\\u{202E}fed\\u{200B}"), "{html}");
+        assert!(!html.contains('\u{202E}') && !html.contains('\u{200B}'));
+    }
 }
