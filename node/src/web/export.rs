@@ -448,7 +448,7 @@ pub async fn export(
             // The cursors come from the previous page: a failure here is the store's. The
             // file then ends early; the error is in the node's log.
             Err(e) => {
-                tracing::warn!("CSV export of {list} stopped: {e:?}");
+                tracing::warn!("CSV export of {list} stopped: {e}");
                 None
             }
         }

@@ -309,7 +309,7 @@ impl Index {
                         let vk = volume_key(&ecosystem, &trade.currency);
                         let v = match volumes.remove(&vk) {
                             Some(v) => v,
-                            None => self.volume(&vk).map_err(|e| format!("{e:?}"))?,
+                            None => self.volume(&vk).map_err(|e| e.to_string())?,
                         };
                         let v = Volume {
                             trades: v.trades + 1,

@@ -551,6 +551,14 @@ pub enum Lookup {
     Store(String),
 }
 
+impl std::fmt::Display for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lookup::Bad(m) | Lookup::NotFound(m) | Lookup::Store(m) => f.write_str(m),
+        }
+    }
+}
+
 impl From<StoreError> for Lookup {
     fn from(e: StoreError) -> Lookup {
         Lookup::Store(format!("the node's store failed: {e}"))
