@@ -107,13 +107,15 @@ pub fn visible(s: &str) -> Cow<'_, str> {
     }
     Cow::Owned(
         s.chars()
-            .map(|c| {
-                if is_bidi_control(c) || is_invisible(c) {
-                    format!("\\u{{{:04X}}}", c as u32)
-                } else {
-                    c.to_string()
-                }
-            })
+            .map(
+                |c| {
+                    if is_bidi_control(c) || is_invisible(c) {
+                        format!("\\u{{{:04X}}}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                },
+            )
             .collect(),
     )
 }

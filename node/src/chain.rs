@@ -37,6 +37,7 @@ impl Chain {
         let store = SledStore::open(dir).map_err(|e| NodeError::Storage(e.to_string()))?;
         let db = store.db().clone();
         let ledger = Ledger::open(store, genesis.clone()).map_err(|e| NodeError::Storage(e.to_string()))?;
+        Chain::index_set_changes(&ledger).map_err(|e| NodeError::Storage(e.to_string()))?;
         let (height, _) = watch::channel(ledger.height());
         Ok(Chain { ledger: Arc::new(RwLock::new(ledger)), genesis, db, height, waiters: Mutex::new(HashMap::new()) })
     }
@@ -124,6 +125,42 @@ impl Chain {
         pb::CommitCertificate::decode(bytes.as_slice())
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("commit certificate of height {height}: {e}")))
+    }
+
+    /// Writes the set-change index ([`certificate::set_change_key`]) of a store that has fewer
+    /// entries than the ledger has accepted validator set changes (a store written before the
+    /// index existed), by reading every block once.
+    fn index_set_changes(ledger: &NodeLedger) -> Result<(), StoreError> {
+        let changes = ledger.state().meta().valset_version;
+        let indexed = ledger.store().scan_prefix(certificate::SET_CHANGE_PREFIX, usize::MAX)?.len() as u64;
+        if indexed >= changes {
+            return Ok(());
+        }
+        let mut batch = Vec::new();
+        for height in 1..=ledger.height() {
+            let Some(block) = ledger.block(height)? else { continue };
+            if !block.txs.iter().any(|t| matches!(t.body().kind, bct_ledger::TxKind::UpdateValidators(_))) {
+                continue;
+            }
+            let results = ledger.results(height)?.unwrap_or_default();
+            for key in certificate::set_change_keys(&block, &results) {
+                batch.push((key, Some(Vec::new())));
+            }
+        }
+        tracing::info!(changes = batch.len(), "indexed the validator set changes of a store written before the index");
+        ledger.store().apply(batch)
+    }
+
+    /// The accepted validator set changes in blocks below `height`, as (height, index), in
+    /// height order.
+    pub fn set_changes_before(ledger: &NodeLedger, height: u64) -> Result<Vec<(u64, u32)>, StoreError> {
+        Ok(ledger
+            .store()
+            .scan_prefix(certificate::SET_CHANGE_PREFIX, usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| certificate::parse_set_change_key(k))
+            .filter(|(h, _)| *h < height)
+            .collect())
     }
 
     /// The validator set whose hash is `hash`, if a block it decided is stored.

@@ -413,11 +413,9 @@ impl NodeConfig {
             || self.grpc.requests_per_second_per_client == 0
             || self.grpc.connections_per_client_max == 0
         {
-            return bad(
-                "grpc.concurrent_requests_max, grpc.event_streams_max, grpc.event_streams_per_client_max, \
+            return bad("grpc.concurrent_requests_max, grpc.event_streams_max, grpc.event_streams_per_client_max, \
                  grpc.requests_per_second_per_client and grpc.connections_per_client_max must be positive"
-                    .into(),
-            );
+                .into());
         }
         if self.web.concurrent_requests_max == 0 || self.web.requests_per_second_per_client == 0 {
             return bad("web.concurrent_requests_max and web.requests_per_second_per_client must be positive".into());

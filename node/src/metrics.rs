@@ -114,7 +114,11 @@ impl Metrics {
         };
         let start = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         m.process_start_time_seconds.set(start);
-        root.register("process_cpu_seconds", "User and system CPU time of the node process", m.process_cpu_seconds.clone());
+        root.register(
+            "process_cpu_seconds",
+            "User and system CPU time of the node process",
+            m.process_cpu_seconds.clone(),
+        );
         root.register(
             "process_resident_memory_bytes",
             "Resident memory of the node process",
@@ -149,7 +153,11 @@ impl Metrics {
         registry.register("mempool_txs", "Transactions waiting in the mempool", m.mempool_txs.clone());
         registry.register("mempool_bytes", "Bytes waiting in the mempool", m.mempool_bytes.clone());
         registry.register("peers", "Connected consensus peers", m.peers.clone());
-        registry.register("peers_configured", "Consensus peers in the node's configuration", m.peers_configured.clone());
+        registry.register(
+            "peers_configured",
+            "Consensus peers in the node's configuration",
+            m.peers_configured.clone(),
+        );
         registry.register(
             "pending_flushes",
             "Undecided blocks written and flushed to storage before the engine learned of them",
@@ -326,9 +334,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
     let line = String::from_utf8_lossy(line);
     let mut words = line.split_whitespace();
     match (words.next(), words.next()) {
-        (Some("GET"), Some("/metrics")) => {
-            respond(&mut stream, "200 OK", CONTENT_TYPE, &metrics.render()).await
-        }
+        (Some("GET"), Some("/metrics")) => respond(&mut stream, "200 OK", CONTENT_TYPE, &metrics.render()).await,
         (Some("GET"), _) => respond(&mut stream, "404 Not Found", "text/plain", "only /metrics is served\n").await,
         _ => respond(&mut stream, "405 Method Not Allowed", "text/plain", "only GET is served\n").await,
     }

@@ -210,11 +210,8 @@ impl NetworkView {
                         let since = *missing_since.get_or_insert_with(std::time::Instant::now);
                         let due = warned.is_none_or(|w| w.elapsed() >= MISSING_WARN_EVERY);
                         if since.elapsed() >= MISSING_WARN_AFTER && due {
-                            let consequence = if n == 0 {
-                                "; with no peer this node cannot follow or decide blocks"
-                            } else {
-                                ""
-                            };
+                            let consequence =
+                                if n == 0 { "; with no peer this node cannot follow or decide blocks" } else { "" };
                             warn!(
                                 seconds = since.elapsed().as_secs(),
                                 "{} of {} configured consensus peers not connected: {}{consequence}; check that they \

@@ -127,8 +127,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         }
         _ => {}
     }
-    let others_in_set =
-        chain.read().await.validators().iter().filter(|v| v.public_key != key.public_key()).count();
+    let others_in_set = chain.read().await.validators().iter().filter(|v| v.public_key != key.public_key()).count();
     if config.p2p.peers.is_empty() && others_in_set > 0 {
         warn!(
             validators = others_in_set,

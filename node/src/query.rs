@@ -101,6 +101,42 @@ fn validators_for(ledger: &NodeLedger, hash: &Hash) -> Result<Option<Vec<Validat
     Ok((block::validator_set_hash(&current) == *hash).then_some(current))
 }
 
+/// The Merkle proof of leaf `index` among `leaves`.
+fn merkle_proof(leaves: &[Hash], index: u32) -> Option<pb::MerkleProof> {
+    merkle_path(leaves, index as usize).map(|path| pb::MerkleProof {
+        index,
+        count: leaves.len() as u32,
+        path: path.iter().map(|h| h.0.to_vec()).collect(),
+    })
+}
+
+/// Every accepted validator set change in blocks below `height`, proven (see
+/// `bct.v1.ValidatorSetChange`), oldest first.
+fn set_history(ledger: &NodeLedger, height: u64) -> Result<Vec<pb::ValidatorSetChange>, Status> {
+    let mut history = Vec::new();
+    for (h, index) in Chain::set_changes_before(ledger, height).map_err(storage)? {
+        let missing =
+            |what: &str| Status::internal(format!("the {what} of validator set change {h}/{index} is missing"));
+        let block = ledger.block(h).map_err(storage)?.ok_or_else(|| missing("block"))?;
+        let results = ledger.results(h).map_err(storage)?.unwrap_or_default();
+        let tx = block.txs.get(index as usize).ok_or_else(|| missing("transaction"))?;
+        let result = results.get(index as usize).ok_or_else(|| missing("result"))?;
+        let tx_leaves: Vec<Hash> = block.txs.iter().map(|t| merkle_leaf(&t.id().0)).collect();
+        let commit = Chain::certificate(ledger, h).map_err(storage)?.ok_or_else(|| missing("commit certificate"))?;
+        history.push(pb::ValidatorSetChange {
+            tx: Some(bct_proto::signed_tx_to_pb(tx)),
+            result: Some(result.into()),
+            header: Some((&block.header).into()),
+            tx_proof: Some(merkle_proof(&tx_leaves, index).ok_or_else(|| missing("transaction proof"))?),
+            result_proof: Some(
+                merkle_proof(&block::result_leaves(&results), index).ok_or_else(|| missing("result proof"))?,
+            ),
+            commit: Some(commit),
+        });
+    }
+    Ok(history)
+}
+
 #[tonic::async_trait]
 impl Query for QueryService {
     async fn get_account(
@@ -630,6 +666,7 @@ impl Query for QueryService {
         let (Some(tx_proof), Some(result_proof)) = (proof(&tx_leaves), proof(&result_leaves)) else {
             return Err(Status::internal("the transaction's index is outside its block"));
         };
+        let validator_set_history = set_history(&ledger, loc.height)?;
         let commit = Chain::certificate(&ledger, loc.height)
             .map_err(storage)?
             .ok_or_else(|| Status::internal(format!("the commit certificate of block {} is missing", loc.height)))?;
@@ -650,6 +687,7 @@ impl Query for QueryService {
             commit: Some(commit),
             validators: validators.iter().map(pb::Validator::from).collect(),
             retirement: Some(retirement.into()),
+            validator_set_history,
         };
         let certificate_bytes = certificate.encode_to_vec();
         Ok(Response::new(pb::GetRetirementCertificateResponse { certificate: Some(certificate), certificate_bytes }))

@@ -42,13 +42,9 @@ impl From<SubmitError> for Status {
         let msg = e.to_string();
         let reason = e.reason();
         match e {
-            SubmitError::TooLarge { size, max } => rich(
-                Code::InvalidArgument,
-                msg,
-                reason,
-                &[("size", size.to_string()), ("max", max.to_string())],
-                None,
-            ),
+            SubmitError::TooLarge { size, max } => {
+                rich(Code::InvalidArgument, msg, reason, &[("size", size.to_string()), ("max", max.to_string())], None)
+            }
             SubmitError::BadSignature => rich(Code::InvalidArgument, msg, reason, &[], None),
             SubmitError::Rejected(r) => rich(
                 Code::FailedPrecondition,
@@ -415,10 +411,7 @@ pub async fn serve(
         debug!(%peer, "gRPC: the client holds grpc.connections_per_client_max connections; closing a new one");
     });
     let task = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await
-            .map_err(|e| NodeError::Grpc(e.to_string()))
+        router.serve_with_incoming_shutdown(incoming, shutdown).await.map_err(|e| NodeError::Grpc(e.to_string()))
     });
     Ok((bound, task))
 }
@@ -547,7 +540,10 @@ where
             if code != tonic::Code::Ok {
                 metrics
                     .grpc_errors
-                    .get_or_create(&vec![("method".to_string(), method), ("code".to_string(), code_name(code).to_string())])
+                    .get_or_create(&vec![
+                        ("method".to_string(), method),
+                        ("code".to_string(), code_name(code).to_string()),
+                    ])
                     .inc();
             }
             Ok(response)

@@ -525,9 +525,9 @@ fn n1f0_requests_and_connections_are_limited_per_client_and_counted() {
             .await;
         let third_answer = match third {
             Err(_) => None,
-            Ok(ch) => Some(
-                pb::query_client::QueryClient::new(ch).get_network_status(pb::GetNetworkStatusRequest {}).await,
-            ),
+            Ok(ch) => {
+                Some(pb::query_client::QueryClient::new(ch).get_network_status(pb::GetNetworkStatusRequest {}).await)
+            }
         };
         assert!(
             !matches!(third_answer, Some(Ok(_))),
@@ -645,5 +645,117 @@ fn deploy_files_use_only_metrics_a_node_serves() {
         assert!(missing.is_empty(), "deploy/ uses metrics the node does not serve: {missing:?}\n{m}");
         // And the check can fail: a name the node does not serve is caught.
         assert!(!exposes(&m, "bct_no_such_metric_total"));
+    });
+}
+
+/// Issue 13, item 5, on a real node: after a validator set change (the validator's power and
+/// name change, so the set's hash does), a new retirement's certificate carries the change in
+/// its set history and verifies against the original genesis alone; the certificate of a
+/// retirement made before the change carries no history and still verifies.
+#[test]
+fn n1f0_certificates_verify_across_a_validator_set_change() {
+    use bct_ledger::tx::{Approval, UpdateValidators};
+    use bct_ledger::types::Validator;
+    serially(async {
+        let mut net = Net::new(1, 0, 1);
+        net.start(0);
+        net.wait_height(0, 1).await;
+        let genesis = net.net.genesis.clone();
+        let authority = net.net.authorities[0].clone();
+        let (v1, v2, holder) = (NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
+        for (nonce, who, role) in [(1, &v1, Role::Verifier), (2, &v2, Role::Verifier), (3, &holder, Role::Holder)] {
+            let kind = TxKind::AdmitAccount(AdmitAccount {
+                address: who.address(),
+                role,
+                name: format!("account {nonce}"),
+                jurisdiction: "CN-FJ".into(),
+            });
+            net.submit_committed(0, &signed(&authority, nonce, kind)).await;
+        }
+        let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
+        let project = "FJ-LJ-KELP-001".to_string();
+        let register = TxKind::RegisterProject(RegisterProject {
+            id: project.clone(),
+            name: "Lianjiang kelp".into(),
+            owner: holder.address(),
+            ecosystem: Ecosystem::SeaweedFarm,
+            location: Location { region: "CN-FJ-350122".into(), coordinates: None },
+            area_centiha: 17_180,
+            methodology: methodology.clone(),
+        });
+        net.submit_committed(0, &signed(&authority, 4, register)).await;
+        let period = Period {
+            start: Date::from_yyyymmdd(20240101).expect("date"),
+            end: Date::from_yyyymmdd(20241231).expect("date"),
+        };
+        let report = Hash::of(b"monitoring report 2024");
+        for v in [&v1, &v2] {
+            let attest = Attest {
+                project: project.clone(),
+                period,
+                quantity: Amount::from_kg(1_000_000),
+                methodology: methodology.clone(),
+                report_hash: report,
+                statement: "verified on site".into(),
+            };
+            net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
+        }
+        let issue =
+            Issue { project, period, report_hash: report, quantity: Amount::from_kg(1_000_000), recipient: None };
+        let issued = net.submit_committed(0, &signed(&authority, 5, TxKind::Issue(issue))).await;
+        let ticket = accepted(&issued).ticket.expect("ticket id");
+        let retire = |nonce: u64, beneficiary: &str| {
+            signed(
+                &holder,
+                nonce,
+                TxKind::Retire(Retire {
+                    ticket: ticket.clone(),
+                    quantity: Amount::from_kg(100_000),
+                    beneficiary: beneficiary.into(),
+                    purpose: Purpose::Event,
+                    jurisdiction: "CN".into(),
+                    note: String::new(),
+                }),
+            )
+        };
+        let before =
+            accepted(&net.submit_committed(0, &retire(1, "Fuzhou Marathon 2025")).await).retirement.expect("id");
+
+        // The set change: the one validator, with power 2 and another name, approved by itself.
+        let node_key = NodeKey::load(&net.home(0).join("node_key.json")).expect("node key");
+        let mut new_set =
+            vec![Validator { public_key: node_key.public_key(), power: 2, name: "Fujian exchange".into() }];
+        new_set.sort_by_key(Validator::address);
+        let message = bct_ledger::tx::valset_approval_message("bct-test", 1, &new_set);
+        let approval = Approval {
+            public_key: node_key.public_key(),
+            signature: ed25519_dalek::Signer::sign(node_key.signing_key(), &message).to_bytes(),
+        };
+        let change = TxKind::UpdateValidators(UpdateValidators { validators: new_set, approvals: vec![approval] });
+        let changed = net.submit_committed(0, &signed(&authority, 6, change)).await;
+        assert!(matches!(
+            changed.result.as_ref().and_then(|r| r.outcome.clone()),
+            Some(pb::tx_result::Outcome::Accepted(_))
+        ));
+        let after = accepted(&net.submit_committed(0, &retire(2, "Xiamen Airlines")).await).retirement.expect("id");
+
+        let mut q = net.query(0).await;
+        for (id, changes) in [(after, 1usize), (before, 0)] {
+            let resp = q
+                .get_retirement_certificate(pb::GetRetirementCertificateRequest { retirement_id: id })
+                .await
+                .expect("certificate")
+                .into_inner();
+            assert_eq!(resp.certificate.as_ref().map(|c| c.validator_set_history.len()), Some(changes));
+            let file = bct_proto::certificate::CertificateFile::from_certificate_bytes(&resp.certificate_bytes)
+                .expect("file")
+                .to_json();
+            let v = bct_proto::certificate::verify_file(file.as_bytes(), &genesis)
+                .unwrap_or_else(|e| panic!("retirement {id}: {e}"));
+            assert_eq!(v.set_changes, changes);
+            if changes == 1 {
+                assert_eq!((v.signed_power, v.total_power), (2, 2), "signed by the new set");
+            }
+        }
     });
 }

@@ -5,8 +5,10 @@
 //! node encoded them. Only those bytes are trusted, and only once [`verify_file`] has checked
 //! them: the transaction's signature, its id and Merkle path to the header's transaction root,
 //! its accepted result (retirement id and serials) and Merkle path to the results root, the
-//! validator set against the header and the genesis, and the precommit signatures of more than
-//! 2/3 of the voting power over the header hash. The readable summary must then say exactly
+//! validator set against the header and against the genesis set followed through the
+//! certificate's validator set history (each change proven into a block signed by more than
+//! 2/3 of the set before it), and the precommit signatures of more than 2/3 of the voting power
+//! over the header hash. The readable summary must then say exactly
 //! what the verified bytes say, so no byte of the file can change without a refusal.
 
 use base64::Engine;
@@ -112,6 +114,8 @@ pub struct Verified {
     pub total_power: u64,
     /// The validators that signed, in signature order.
     pub signers: Vec<Validator>,
+    /// Validator set changes between the genesis and the block, each proven by the set before it.
+    pub set_changes: usize,
 }
 
 /// Why a certificate is refused. Every variant names what was checked and found wrong.
@@ -213,16 +217,26 @@ pub enum CertificateError {
     /// The certificate's validator set is not the one the header names.
     #[error("the certificate's validator set does not hash to header.validator_set_hash")]
     ValidatorSetHash,
-    /// The set that decided the block is not the genesis set.
+    /// The set that decided the block is not the one the set history leads to from the genesis.
     #[error(
-        "the validator set that decided block {height} is not the genesis set ({reason}); a certificate \
-         from a chain with another genesis, or from after a validator set change, cannot be verified \
-         with this genesis file"
+        "the validator set that decided block {height} is not the set the certificate's validator set \
+         history leads to from the genesis ({reason}); the certificate is from a chain with another genesis, \
+         or its set history is incomplete"
     )]
     NotGenesisSet {
         /// The block.
         height: u64,
         /// How it differs.
+        reason: String,
+    },
+    /// A change in the validator set history does not hold.
+    #[error("validator set change {index} of the certificate's history (block {height}) does not hold: {reason}")]
+    SetHistory {
+        /// Its position in the history (0 is the oldest).
+        index: usize,
+        /// The height of its block, as the change says.
+        height: u64,
+        /// What is wrong.
         reason: String,
     },
     /// The commit certificate is for another block.
@@ -253,6 +267,49 @@ pub enum CertificateError {
     },
 }
 
+/// Most validator set changes a certificate's history may hold.
+pub const SET_HISTORY_MAX: usize = 256;
+
+/// `tx_id` and `result` are at the same position of the block of `header`: their Merkle paths
+/// lead to its transaction and results roots, and the paths' shape matches the block.
+fn prove_in_block(
+    header: &BlockHeader,
+    tx_id: Hash,
+    tx_proof: &Proof,
+    result: &TxResult,
+    result_proof: &Proof,
+) -> Result<(), CertificateError> {
+    let count = header.tx_count;
+    for (name, p) in [("tx_proof", tx_proof), ("result_proof", result_proof)] {
+        if p.count != count {
+            return Err(CertificateError::ProofShape {
+                proof: name,
+                reason: format!("count is {}, but the header says the block holds {count} transactions", p.count),
+            });
+        }
+        if p.index >= count {
+            return Err(CertificateError::ProofShape {
+                proof: name,
+                reason: format!("index {} is outside a block of {count} transactions", p.index),
+            });
+        }
+    }
+    if tx_proof.index != result_proof.index {
+        return Err(CertificateError::ProofShape {
+            proof: "result_proof",
+            reason: format!("index {} is not the transaction's position {}", result_proof.index, tx_proof.index),
+        });
+    }
+    let root = |leaf: Hash, p: &Proof| merkle_root_from_path(leaf, p.index as usize, p.count as usize, &p.path);
+    if root(merkle_leaf(&tx_id.0), tx_proof) != Some(header.tx_root) {
+        return Err(CertificateError::NotInBlock { what: "transaction", root: "tx_root" });
+    }
+    if root(merkle_leaf(&result.leaf_bytes()), result_proof) != Some(header.results_root) {
+        return Err(CertificateError::NotInBlock { what: "result", root: "results_root" });
+    }
+    Ok(())
+}
+
 /// A Merkle inclusion proof with its path read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Proof {
@@ -276,6 +333,48 @@ pub struct DecodedCertificate {
     commit: CommitCertificate,
     validators: Vec<Validator>,
     record: Option<Retirement>,
+    history: Vec<SetChange>,
+}
+
+/// One proven change of the validator set (`bct.v1.ValidatorSetChange`), decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SetChange {
+    tx: SignedTx,
+    new_set: Vec<Validator>,
+    result: TxResult,
+    header: BlockHeader,
+    tx_proof: Proof,
+    result_proof: Proof,
+    commit: CommitCertificate,
+}
+
+impl SetChange {
+    fn decode(i: usize, c: pb::ValidatorSetChange) -> Result<SetChange, CertificateError> {
+        let field = |name: &str| format!("validator_set_history[{i}].{name}");
+        let missing = |name: &str| malformed(&field(name), "missing");
+        let tx =
+            crate::signed_tx_from_pb(c.tx.ok_or_else(|| missing("tx"))?).map_err(|e| malformed(&field("tx"), e))?;
+        let mut new_set = match &tx.body().kind {
+            TxKind::UpdateValidators(u) => u.validators.clone(),
+            other => {
+                return Err(malformed(
+                    &field("tx"),
+                    format!("is a {} transaction, not update_validators", other.name()),
+                ))
+            }
+        };
+        // As the ledger applies it: ordered by address.
+        new_set.sort_by_key(Validator::address);
+        let result =
+            c.result.ok_or_else(|| missing("result"))?.into_ledger().map_err(|e| malformed(&field("result"), e))?;
+        let header =
+            c.header.ok_or_else(|| missing("header"))?.into_ledger().map_err(|e| malformed(&field("header"), e))?;
+        let tx_proof = proof_from_pb_named(c.tx_proof, &field("tx_proof"))?;
+        let result_proof = proof_from_pb_named(c.result_proof, &field("result_proof"))?;
+        let commit = CommitCertificate::from_pb(&c.commit.ok_or_else(|| missing("commit"))?)
+            .map_err(|e| malformed(&field("commit"), e))?;
+        Ok(SetChange { tx, new_set, result, header, tx_proof, result_proof, commit })
+    }
 }
 
 fn malformed(field: &str, reason: impl ToString) -> CertificateError {
@@ -283,7 +382,11 @@ fn malformed(field: &str, reason: impl ToString) -> CertificateError {
 }
 
 fn proof_from_pb(p: Option<pb::MerkleProof>, field: &'static str) -> Result<Proof, CertificateError> {
-    let p = p.ok_or(CertificateError::Missing(field))?;
+    proof_from_pb_named(Some(p.ok_or(CertificateError::Missing(field))?), field)
+}
+
+fn proof_from_pb_named(p: Option<pb::MerkleProof>, field: &str) -> Result<Proof, CertificateError> {
+    let p = p.ok_or_else(|| malformed(field, "missing"))?;
     let path =
         p.path
             .iter()
@@ -346,6 +449,18 @@ impl DecodedCertificate {
             return Err(CertificateError::Missing("validators"));
         }
         let record = msg.retirement.map(|r| r.into_ledger().map_err(|e| malformed("retirement", e))).transpose()?;
+        if msg.validator_set_history.len() > SET_HISTORY_MAX {
+            return Err(malformed(
+                "validator_set_history",
+                format!("{} changes; at most {SET_HISTORY_MAX} are accepted", msg.validator_set_history.len()),
+            ));
+        }
+        let history = msg
+            .validator_set_history
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| SetChange::decode(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(DecodedCertificate {
             chain_id: msg.chain_id,
             tx,
@@ -359,6 +474,7 @@ impl DecodedCertificate {
             commit,
             validators,
             record,
+            history,
         })
     }
 
@@ -446,6 +562,7 @@ impl DecodedCertificate {
                 signed_power: check.signed_power,
                 total_power: check.total_power,
                 signers: check.signers,
+                set_changes: self.history.len(),
             }),
             (None, None) => Err(CertificateError::Missing("commit signatures")),
         };
@@ -485,12 +602,59 @@ impl DecodedCertificate {
         self.check_serials()
     }
 
-    /// The validator set: the header's, and the genesis set.
+    /// The validator set: the header's, and the set the history leads to from the genesis.
     fn check_validator_set(&self, genesis: &Genesis) -> Result<(), CertificateError> {
         if validator_set_hash(&self.validators) != self.header.validator_set_hash {
             return Err(CertificateError::ValidatorSetHash);
         }
-        self.check_genesis_set(genesis)
+        let set = self.walk_history(genesis)?;
+        self.check_set_is(&set)
+    }
+
+    /// Follows the validator set history from the genesis set: each change must be in a block
+    /// decided by the set before it (the header names that set, and more than 2/3 of its power
+    /// signed the block), be an accepted update_validators transaction proven into that block,
+    /// and come after the one before. Returns the set after the last change.
+    fn walk_history(&self, genesis: &Genesis) -> Result<Vec<Validator>, CertificateError> {
+        let mut set = genesis.validator_set();
+        let mut after = 0u64;
+        for (index, c) in self.history.iter().enumerate() {
+            let height = c.header.height;
+            let broken = |reason: String| CertificateError::SetHistory { index, height, reason };
+            if c.header.chain_id != genesis.chain_id || c.tx.body().chain_id != genesis.chain_id {
+                return Err(broken(format!("it is not for chain {:?}", genesis.chain_id)));
+            }
+            if height <= after || height >= self.header.height {
+                return Err(broken(format!(
+                    "its height is not between the previous change ({after}) and the retirement's block ({})",
+                    self.header.height
+                )));
+            }
+            if c.header.validator_set_hash != validator_set_hash(&set) {
+                return Err(broken(
+                    "its block was not decided by the set before it (header.validator_set_hash differs): a change is \
+                     missing from the history, or the history is for another chain"
+                        .into(),
+                ));
+            }
+            if c.commit.height != height || c.commit.block_hash != c.header.hash() {
+                return Err(broken("its commit certificate is for another block".into()));
+            }
+            if c.result.tx != c.tx.id() || c.result.outcome.is_err() {
+                return Err(broken("its result is not the accepted result of its transaction".into()));
+            }
+            prove_in_block(&c.header, c.tx.id(), &c.tx_proof, &c.result, &c.result_proof)
+                .map_err(|e| broken(e.to_string()))?;
+            if !c.tx.verify_signature() {
+                return Err(broken("its transaction's signature does not verify".into()));
+            }
+            c.commit
+                .verify(&genesis.chain_id, &set)
+                .map_err(|e| broken(format!("its block is not signed by more than 2/3 of the set before it: {e}")))?;
+            set = c.new_set.clone();
+            after = height;
+        }
+        Ok(set)
     }
 
     /// The commit is for this header.
@@ -543,54 +707,24 @@ impl DecodedCertificate {
     }
 
     fn check_proofs(&self) -> Result<(), CertificateError> {
-        let count = self.header.tx_count;
-        for (name, p) in [("tx_proof", &self.tx_proof), ("result_proof", &self.result_proof)] {
-            if p.count != count {
-                return Err(CertificateError::ProofShape {
-                    proof: name,
-                    reason: format!("count is {}, but the header says the block holds {count} transactions", p.count),
-                });
-            }
-            if p.index >= count {
-                return Err(CertificateError::ProofShape {
-                    proof: name,
-                    reason: format!("index {} is outside a block of {count} transactions", p.index),
-                });
-            }
-        }
-        if self.tx_proof.index != self.result_proof.index {
-            return Err(CertificateError::ProofShape {
-                proof: "result_proof",
-                reason: format!(
-                    "index {} is not the transaction's position {}",
-                    self.result_proof.index, self.tx_proof.index
-                ),
-            });
-        }
-        let root = |leaf: Hash, p: &Proof| merkle_root_from_path(leaf, p.index as usize, p.count as usize, &p.path);
-        if root(merkle_leaf(&self.tx.id().0), &self.tx_proof) != Some(self.header.tx_root) {
-            return Err(CertificateError::NotInBlock { what: "transaction", root: "tx_root" });
-        }
-        if root(merkle_leaf(&self.result.leaf_bytes()), &self.result_proof) != Some(self.header.results_root) {
-            return Err(CertificateError::NotInBlock { what: "result", root: "results_root" });
-        }
-        Ok(())
+        prove_in_block(&self.header, self.tx.id(), &self.tx_proof, &self.result, &self.result_proof)
     }
 
-    fn check_genesis_set(&self, genesis: &Genesis) -> Result<(), CertificateError> {
-        let expected = genesis.validator_set();
+    /// The certificate's set is `expected` (the genesis set, or the set after the history).
+    fn check_set_is(&self, expected: &[Validator]) -> Result<(), CertificateError> {
+        let whose = if self.history.is_empty() { "the genesis" } else { "the history's last change" };
         let differs = |reason: String| CertificateError::NotGenesisSet { height: self.header.height, reason };
         if expected.len() != self.validators.len() {
             return Err(differs(format!(
-                "it has {} validators, the genesis has {}",
+                "it has {} validators, {whose} has {}",
                 self.validators.len(),
                 expected.len()
             )));
         }
-        for (i, (got, want)) in self.validators.iter().zip(&expected).enumerate() {
+        for (i, (got, want)) in self.validators.iter().zip(expected).enumerate() {
             if got.public_key != want.public_key {
                 return Err(differs(format!(
-                    "validator {i} has key {}, the genesis has {} ({})",
+                    "validator {i} has key {}, {whose} has {} ({})",
                     hex::encode(got.public_key),
                     hex::encode(want.public_key),
                     want.name
@@ -598,12 +732,12 @@ impl DecodedCertificate {
             }
             if got.power != want.power {
                 return Err(differs(format!(
-                    "validator {} has power {}, {} in the genesis",
+                    "validator {} has power {}, {} in {whose}",
                     want.name, got.power, want.power
                 )));
             }
             if got.name != want.name {
-                return Err(differs(format!("validator {i} is named {:?}, {:?} in the genesis", got.name, want.name)));
+                return Err(differs(format!("validator {i} is named {:?}, {:?} in {whose}", got.name, want.name)));
             }
         }
         Ok(())

@@ -190,6 +190,13 @@ fn protocol_md_vectors_match_the_code() {
     p.expect("header.canonical_bytes", hex::encode(header.canonical_bytes()));
     p.expect("header.hash", header.hash().to_hex());
 
+    // A precommit for that header by the vector key (what a commit certificate holds).
+    p.expect("domain.vote", hex::encode(crypto::VOTE_DOMAIN));
+    let round: u32 = p.num("precommit.round");
+    let precommit = crypto::precommit_sign_bytes(&body.chain_id, header.height, round, &header.hash(), &signer);
+    p.expect("precommit.sign_bytes", hex::encode(&precommit));
+    p.expect("precommit.signature", hex::encode(ed25519_dalek::Signer::sign(&key, &precommit).to_bytes()));
+
     // State root chaining.
     let prev = Hash(p.hex32("state.prev_root"));
     let writes: Batch =

@@ -265,8 +265,9 @@ impl Testnet {
             .arg(&home)
             .env(
                 "RUST_LOG",
-                std::env::var("BCT_NODE_LOG")
-                    .unwrap_or_else(|_| "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn,sled=warn,h2=warn".into()),
+                std::env::var("BCT_NODE_LOG").unwrap_or_else(|_| {
+                    "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn,sled=warn,h2=warn".into()
+                }),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))

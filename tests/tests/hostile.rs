@@ -597,8 +597,7 @@ impl Answer {
                     assert_eq!((rich.code, rich.message.as_str()), (s.code() as i32, s.message()), "{s:?}");
                     assert!(bct_proto::status::details(&s).is_some_and(|d| !d.reason.is_empty()), "{s:?}");
                 }
-                let rejection =
-                    bct_proto::status::rejection(&s).map(|r| r.code);
+                let rejection = bct_proto::status::rejection(&s).map(|r| r.code);
                 Answer { code: s.code(), message: s.message().to_string(), rejection, status: None }
             }
         }
@@ -1077,7 +1076,8 @@ fn hostile_inputs_refused_state_unchanged() {
             ledger(20, "invalid beneficiary: contains a control character".into()),
             id,
         );
-        let (r, id) = tx_case(&signed(auth, na, admit(&NodeKey::generate(), Role::Holder, "Lianjiang \u{202E}gnaijnaiL")));
+        let (r, id) =
+            tx_case(&signed(auth, na, admit(&NodeKey::generate(), Role::Holder, "Lianjiang \u{202E}gnaijnaiL")));
         add(
             "account name with a right-to-left override",
             r,
@@ -1085,7 +1085,12 @@ fn hostile_inputs_refused_state_unchanged() {
             id,
         );
         let (r, id) = tx_case(&signed(&a.owner, no, transfer(&"T".repeat(10_000), a.exchange.address(), 1)));
-        add("transfer of a 10 KB ticket id (echoed as a short prefix)", r, ledger(52, "… (10000 bytes) does not exist".into()), id);
+        add(
+            "transfer of a 10 KB ticket id (echoed as a short prefix)",
+            r,
+            ledger(52, "… (10000 bytes) does not exist".into()),
+            id,
+        );
 
         // Lots in every state.
         let holds =

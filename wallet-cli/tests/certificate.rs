@@ -237,7 +237,7 @@ fn a_genesis_with_another_validator_set_is_refused() {
     let other = genesis_with_validators(&keys);
     let e = verify_json(&f.file_json, &other).expect_err("another set");
     assert!(matches!(e, CertificateError::NotGenesisSet { height: 2, .. }), "{e}");
-    assert!(e.to_string().contains("is not the genesis set"), "{e}");
+    assert!(e.to_string().contains("history leads to from the genesis"), "{e}");
 
     // One validator fewer.
     let fewer = genesis_with_validators(&validator_keys()[..3]);
@@ -336,4 +336,61 @@ fn the_certificate_id_names_the_chain_and_the_retirement() {
     let mut other = f.genesis.clone();
     other.chain_id.push('x');
     assert_ne!(other.fingerprint(), fp);
+}
+
+/// Issue 13, item 5: a certificate made after a validator set change verifies against the
+/// original genesis file alone, through its set history; without the history, or with a change
+/// not signed by more than 2/3 of the set before it, it is refused.
+#[test]
+fn a_certificate_after_a_validator_set_change_verifies_through_its_history() {
+    let old_set: Vec<_> = validator_keys().into_iter().take(3).collect();
+    let f = fixture_after_set_change(&old_set);
+    let v = verify_json(&f.file_json, &f.genesis).expect("verifies against the genesis through the history");
+    assert_eq!(v.set_changes, 1);
+    assert_eq!(v.summary.height, 3);
+    assert!(v.signers.iter().any(|s| s.public_key == key(204).verifying_key().to_bytes()), "signed by the new set");
+
+    // Without its history, the new set cannot be traced back to the genesis.
+    let mut cert = f.certificate.clone();
+    cert.validator_set_history.clear();
+    let e = verify_json(&file_for(&cert).expect("file"), &f.genesis).expect_err("no history");
+    assert!(matches!(e, CertificateError::NotGenesisSet { height: 3, .. }), "{e}");
+    assert!(e.to_string().contains("history"), "{e}");
+
+    // The change signed by only 2 of the 4 validators before it: refused.
+    let weak = fixture_after_set_change(&old_set[..2]);
+    let e = verify_json(&weak.file_json, &weak.genesis).expect_err("2 of 4 signed the change");
+    assert!(matches!(e, CertificateError::SetHistory { index: 0, height: 2, .. }), "{e}");
+    assert!(e.to_string().contains("not signed by more than 2/3 of the set before it"), "{e}");
+
+    // Signed by the new set instead (204 was not a validator before the change): refused.
+    let by_new = fixture_after_set_change(&[key(200), key(201), key(204)]);
+    let e = verify_json(&by_new.file_json, &by_new.genesis).expect_err("signed by the new set");
+    assert!(matches!(e, CertificateError::SetHistory { index: 0, .. }), "{e}");
+
+    // The change's transaction swapped for another (its proof no longer leads to the block).
+    let mut cert = f.certificate.clone();
+    let other = bct_proto::signed_tx_to_pb(&f.retire_tx);
+    cert.validator_set_history[0].tx = Some(other);
+    let e = file_for(&cert).expect_err("not a set change");
+    assert!(e.contains("validator_set_history[0].tx") && e.contains("not update_validators"), "{e}");
+
+    // A history from another genesis: the same file against a genesis with other validators.
+    let other_genesis = genesis_with_validators(&[key(210), key(211), key(212), key(213)]);
+    let e = verify_json(&f.file_json, &other_genesis).expect_err("other genesis");
+    assert!(matches!(e, CertificateError::SetHistory { index: 0, .. }), "{e}");
+
+    // Any byte of the history altered is refused.
+    let bytes = f.certificate_bytes.clone();
+    let history_start = bytes.len() - f.certificate.validator_set_history[0].encoded_len();
+    for i in (history_start..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        let file = serde_json::json!({
+            "format": "bct-retirement-certificate/v1",
+            "retirement": serde_json::from_str::<serde_json::Value>(&f.file_json).expect("json")["retirement"],
+            "certificate_base64": base64::engine::general_purpose::STANDARD.encode(&b),
+        });
+        assert!(verify_json(&file.to_string(), &f.genesis).is_err(), "byte {i} of the history altered and accepted");
+    }
 }

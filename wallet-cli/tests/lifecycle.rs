@@ -396,7 +396,7 @@ fn the_lifecycle_from_admission_to_a_verified_certificate_on_four_validators() {
     let f = fails(&mut offline(), 5, &["verify", cert, "--genesis", other_file.to_str().expect("utf-8")]);
     assert!(
         f.stderr.contains("is refused")
-            && f.stderr.contains("is not the genesis set")
+            && f.stderr.contains("history leads to from the genesis")
             && !f.stdout.contains("VERIFIED"),
         "{}{}",
         f.stdout,

@@ -127,3 +127,38 @@ pub fn decode_validator_set(bytes: &[u8]) -> Result<Vec<bct_ledger::types::Valid
         .map(|v| v.into_ledger().map_err(|e| CertificateError::Malformed(format!("stored validator set: {e}"))))
         .collect()
 }
+
+/// The store key that records an accepted validator set change: `C`, `v`, the height of its
+/// block (u64, big-endian) and its position in the block (u32, big-endian); the value is empty.
+/// Retirement certificates carry every change before their block (the set history from
+/// genesis), found through these keys in height order.
+pub fn set_change_key(height: u64, index: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(14);
+    k.extend_from_slice(SET_CHANGE_PREFIX);
+    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The prefix of [`set_change_key`].
+pub const SET_CHANGE_PREFIX: &[u8] = b"Cv";
+
+/// The (height, index) of a [`set_change_key`].
+pub fn parse_set_change_key(key: &[u8]) -> Option<(u64, u32)> {
+    let rest = key.strip_prefix(SET_CHANGE_PREFIX)?;
+    let height = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let index = u32::from_be_bytes(rest.get(8..12)?.try_into().ok()?);
+    Some((height, index))
+}
+
+/// The [`set_change_key`]s of the accepted validator set changes in a block.
+pub fn set_change_keys(block: &bct_ledger::Block, results: &[bct_ledger::TxResult]) -> Vec<Vec<u8>> {
+    block
+        .txs
+        .iter()
+        .zip(results)
+        .enumerate()
+        .filter(|(_, (tx, r))| matches!(tx.body().kind, bct_ledger::TxKind::UpdateValidators(_)) && r.outcome.is_ok())
+        .map(|(i, _)| set_change_key(block.header.height, i as u32))
+        .collect()
+}

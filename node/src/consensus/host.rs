@@ -887,6 +887,10 @@ impl Host {
         let mut ledger = self.chain.write().await;
         let header = tokio::task::spawn_blocking(move || {
             let mut extra = vec![(certificate_key(height.0), cert_pb.encode_to_vec())];
+            // Accepted validator set changes, for the set history of later certificates.
+            for key in certificate::set_change_keys(&executed.block, &executed.results) {
+                extra.push((key, Vec::new()));
+            }
             // The first block a validator set decides also stores the set, for later proofs.
             let set_key = certificate::validator_set_key(&executed.block.header.validator_set_hash);
             if bct_ledger::Store::get(ledger.store(), &set_key)?.is_none() {

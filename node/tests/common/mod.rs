@@ -105,7 +105,8 @@ impl Net {
             .arg(&home)
             .env(
                 "RUST_LOG",
-                std::env::var("BCT_TEST_LOG").unwrap_or_else(|_| "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn".into()),
+                std::env::var("BCT_TEST_LOG")
+                    .unwrap_or_else(|_| "info,bct_node::blocks=debug,arc_malachitebft=warn,libp2p=warn".into()),
             )
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))

@@ -72,10 +72,18 @@ pub(crate) async fn get(
     Ok(())
 }
 
-fn verified_text(v: &Verified) -> String {
+fn verified_text(v: &Verified, genesis: &Genesis) -> String {
     let signers: Vec<String> = v.signers.iter().map(|s| s.name.clone()).collect();
     let mut items = vec![("VERIFIED", "this retirement is recorded on the chain of the genesis file".to_string())];
     items.push(("certificate", v.certificate_id.clone()));
+    items.push(("genesis", format!("chain {}, fingerprint {}", genesis.chain_id, genesis.fingerprint().to_hex())));
+    items.push((
+        "validator sets",
+        match v.set_changes {
+            0 => "the genesis set decided the block".to_string(),
+            n => format!("{n} change(s) since the genesis, each signed by more than 2/3 of the set before it"),
+        },
+    ));
     items.extend(summary_text(&v.summary));
     let mixed = bct_ledger::text::mixed_script_words(&v.summary.beneficiary);
     if !mixed.is_empty() {
@@ -114,7 +122,10 @@ pub(crate) fn verify(file: &Path, genesis: &Path, out: Out) -> anyhow::Result<()
         "signed_power": verified.signed_power,
         "total_power": verified.total_power,
         "signers": verified.signers.iter().map(bct_wallet::view::validator).collect::<Vec<_>>(),
+        "chain_id": genesis.chain_id,
+        "genesis_fingerprint": genesis.fingerprint().to_hex(),
+        "validator_set_changes": verified.set_changes,
     });
-    out.show(&v, || verified_text(&verified));
+    out.show(&v, || verified_text(&verified, &genesis));
     Ok(())
 }

@@ -70,15 +70,13 @@ pub(crate) fn passphrase(cli: &Cli, name: &str, confirm: bool) -> anyhow::Result
     if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
         return Ok(Zeroizing::new(p));
     }
-    let ask = |prompt: String| {
-        match super::prompt::hidden(&prompt) {
-            Ok(answer) => Ok(Zeroizing::new(answer)),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(anyhow::anyhow!("{e}")),
-            Err(e) => Err(anyhow::Error::new(e).context(format!(
-                "cannot ask for the passphrase of key {name} (no terminal?); set {PASSPHRASE_ENV} or pass \
+    let ask = |prompt: String| match super::prompt::hidden(&prompt) {
+        Ok(answer) => Ok(Zeroizing::new(answer)),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(anyhow::anyhow!("{e}")),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "cannot ask for the passphrase of key {name} (no terminal?); set {PASSPHRASE_ENV} or pass \
                  --passphrase-file FILE"
-            ))),
-        }
+        ))),
     };
     let first = ask(format!("passphrase for key {name}: "))?;
     if confirm {
@@ -131,15 +129,16 @@ fn read_secret(name: &str, file: Option<&PathBuf>) -> anyhow::Result<Zeroizing<[
         Some(p) => Zeroizing::new(
             std::fs::read_to_string(p).with_context(|| format!("cannot read the secret file {}", p.display()))?,
         ),
-        None => Zeroizing::new(
-            super::prompt::hidden(&format!("secret of key {name} (64 hex digits): ")).map_err(|e| {
+        None => {
+            Zeroizing::new(super::prompt::hidden(&format!("secret of key {name} (64 hex digits): ")).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     anyhow::anyhow!("{e}")
                 } else {
-                    anyhow::Error::new(e).context("cannot ask for the secret (no terminal?); give it with --secret-file FILE")
+                    anyhow::Error::new(e)
+                        .context("cannot ask for the secret (no terminal?); give it with --secret-file FILE")
                 }
-            })?,
-        ),
+            })?)
+        }
     };
     let trimmed = text.trim();
     let hex_text: Zeroizing<String> = if trimmed.starts_with('{') {

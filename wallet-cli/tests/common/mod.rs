@@ -124,10 +124,9 @@ pub fn precommits(
     }
 }
 
-/// Builds the chain (two blocks) and the certificate of its retirement.
-pub fn fixture() -> Fixture {
-    let genesis = genesis();
-    let mut ledger = Ledger::open(MemStore::new(), genesis.clone()).expect("genesis opens");
+/// Block 1 of the fixtures: admissions, the project, two attestations, the issuance and a
+/// trade.
+fn base_block1() -> Vec<SignedTx> {
     let (a, v1, v2, o, b, bk) = (authority(), verifier1(), verifier2(), owner(), buyer(), bank());
     let report =
         Hash::of(b"Lianjiang kelp farm monitoring report 2021, verified by the Third Institute of Oceanography");
@@ -216,6 +215,30 @@ pub fn fixture() -> Fixture {
             }),
         ),
     ];
+    block1
+}
+
+/// Builds the chain (two blocks) and the certificate of its retirement.
+pub fn fixture() -> Fixture {
+    let genesis = genesis();
+    let mut ledger = Ledger::open(MemStore::new(), genesis.clone()).expect("genesis opens");
+    let (b, bk) = (buyer(), bank());
+    let a = authority();
+    let admit = |n: u64, who: &SigningKey, role: Role, name: &str| {
+        sign_tx(
+            &a,
+            CHAIN,
+            n,
+            0,
+            TxKind::AdmitAccount(AdmitAccount {
+                address: addr(who),
+                role,
+                name: name.into(),
+                jurisdiction: "CN-FJ".into(),
+            }),
+        )
+    };
+    let block1 = base_block1();
     let proposer = addr(&validator_keys()[0]);
     let executed = ledger.build_block(1_641_013_200_000, proposer, block1).expect("block 1 builds");
     for r in &executed.results {
@@ -278,6 +301,7 @@ pub fn fixture() -> Fixture {
         commit: Some(precommits(&signers, CHAIN, header.height, 0, &header.hash())),
         validators: ledger.validators().iter().map(pb::Validator::from).collect(),
         retirement: Some((&record).into()),
+        validator_set_history: Vec::new(),
     };
     let certificate_bytes = certificate.encode_to_vec();
     let file_json = CertificateFile::from_certificate_bytes(&certificate_bytes).expect("decodes").to_json();
@@ -287,4 +311,101 @@ pub fn fixture() -> Fixture {
 /// The file content for a (possibly altered) certificate message, with a summary that matches it.
 pub fn file_for(cert: &pb::RetirementCertificate) -> Result<String, String> {
     CertificateFile::from_certificate_bytes(&cert.encode_to_vec()).map(|f| f.to_json()).map_err(|e| e.to_string())
+}
+
+/// A chain whose validator set changes once before the retirement: block 1 as in [`fixture`]
+/// (admissions, project, attestations, issuance, a trade); block 2 holds the authority's
+/// `update_validators` replacing validator 203 by 204, approved by 200-202 and signed by the
+/// `change_signers`; block 3, decided by the new set (signed by 200, 201 and 204), holds the
+/// retirement. The certificate carries the change as its validator set history.
+pub fn fixture_after_set_change(change_signers: &[SigningKey]) -> Fixture {
+    use bct_ledger::types::Validator;
+    let base = fixture();
+    let genesis = base.genesis.clone();
+    let mut ledger = Ledger::open(MemStore::new(), genesis.clone()).expect("genesis opens");
+    // Block 1 again: the same transactions as the base fixture's first block.
+    let block1 = base_block1();
+    let executed = ledger.build_block(1_641_013_200_000, addr(&validator_keys()[0]), block1).expect("block 1 builds");
+    ledger.commit(executed, vec![]).expect("block 1 commits");
+
+    let mut new_keys: Vec<SigningKey> = validator_keys().into_iter().take(3).collect();
+    new_keys.push(key(204));
+    let mut new_set: Vec<Validator> = new_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Validator { public_key: k.verifying_key().to_bytes(), power: 1, name: format!("exchange-{i}") })
+        .collect();
+    new_set.sort_by_key(Validator::address);
+    let message = valset_approval_message(CHAIN, 1, &new_set);
+    let approvals = validator_keys()
+        .iter()
+        .take(3)
+        .map(|k| Approval { public_key: k.verifying_key().to_bytes(), signature: k.sign(&message).to_bytes() })
+        .collect();
+    let change = sign_tx(
+        &authority(),
+        CHAIN,
+        8,
+        0,
+        TxKind::UpdateValidators(UpdateValidators { validators: new_set.clone(), approvals }),
+    );
+    let executed = ledger
+        .build_block(1_641_013_230_000, addr(&validator_keys()[1]), vec![change.clone()])
+        .expect("block 2 builds");
+    assert!(executed.results[0].is_accepted(), "the change: {:?}", executed.results[0].outcome);
+    let results2 = executed.results.clone();
+    let header2 = ledger.commit(executed, vec![]).expect("block 2 commits");
+    let leaves2 = vec![merkle_leaf(&change.id().0)];
+    let one = |leaves: &[Hash]| pb::MerkleProof {
+        index: 0,
+        count: leaves.len() as u32,
+        path: merkle_path(leaves, 0).expect("in range").iter().map(|h| h.0.to_vec()).collect(),
+    };
+    let history = vec![pb::ValidatorSetChange {
+        tx: Some(bct_proto::signed_tx_to_pb(&change)),
+        result: Some((&results2[0]).into()),
+        header: Some((&header2).into()),
+        tx_proof: Some(one(&leaves2)),
+        result_proof: Some(one(&result_leaves(&results2))),
+        commit: Some(precommits(change_signers, CHAIN, header2.height, 0, &header2.hash())),
+    }];
+
+    let retire = sign_tx(
+        &buyer(),
+        CHAIN,
+        1,
+        0,
+        TxKind::Retire(Retire {
+            ticket: "FJ-LJ-KELP-001-20210101-20211231-1".into(),
+            quantity: t(1500),
+            beneficiary: BENEFICIARY.into(),
+            purpose: Purpose::Event,
+            jurisdiction: "CN-FJ".into(),
+            note: "carbon-neutral air tickets, 2022-01-01".into(),
+        }),
+    );
+    let executed =
+        ledger.build_block(1_641_013_260_000, addr(&key(204)), vec![retire.clone()]).expect("block 3 builds");
+    assert!(executed.results[0].is_accepted(), "the retirement: {:?}", executed.results[0].outcome);
+    let results3 = executed.results.clone();
+    let header3 = ledger.commit(executed, vec![]).expect("block 3 commits");
+    let retirement_id = results3[0].outcome.as_ref().expect("accepted").retirement.expect("a retirement");
+    let record = ledger.state().retirements.get(&retirement_id).expect("recorded").clone();
+    let leaves3 = vec![merkle_leaf(&retire.id().0)];
+    let signers3 = [key(200), key(201), key(204)];
+    let certificate = pb::RetirementCertificate {
+        chain_id: CHAIN.into(),
+        tx: Some(bct_proto::signed_tx_to_pb(&retire)),
+        result: Some((&results3[0]).into()),
+        header: Some((&header3).into()),
+        tx_proof: Some(one(&leaves3)),
+        result_proof: Some(one(&result_leaves(&results3))),
+        commit: Some(precommits(&signers3, CHAIN, header3.height, 0, &header3.hash())),
+        validators: ledger.validators().iter().map(pb::Validator::from).collect(),
+        retirement: Some((&record).into()),
+        validator_set_history: history,
+    };
+    let certificate_bytes = certificate.encode_to_vec();
+    let file_json = CertificateFile::from_certificate_bytes(&certificate_bytes).expect("decodes").to_json();
+    Fixture { genesis, certificate, certificate_bytes, file_json, retire_tx: retire }
 }
