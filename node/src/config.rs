@@ -88,8 +88,9 @@ fn default_data_dir() -> PathBuf {
 pub struct P2pConfig {
     /// Multiaddress to listen on, e.g. `/ip4/0.0.0.0/tcp/26656`.
     pub listen_addr: String,
-    /// Every other member of the network. Only these keys may connect.
-    #[serde(default)]
+    /// Every other member of the network. Only these keys may connect. Not written when empty,
+    /// so that `[[p2p.peers]]` tables can be appended to the file `init` writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<PeerConfig>,
 }
 

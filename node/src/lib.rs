@@ -11,7 +11,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod ceremony;
 pub mod chain;
+pub mod check;
 pub mod config;
 pub mod consensus;
 pub mod error;

@@ -23,6 +23,75 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum GenesisCommand {
+    /// Starts a draft: the chain id and the genesis time, default parameters, nobody yet.
+    New {
+        /// The draft to write (refused if it exists).
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+        /// The chain's name, e.g. bct-fujian-1 (every network needs its own).
+        #[arg(long)]
+        chain_id: String,
+        /// Time of the genesis header, ms since the Unix epoch (now by default).
+        #[arg(long)]
+        genesis_time_ms: Option<u64>,
+    },
+    /// Adds a validator from what its institution sent: the output of `bct-node id --json`
+    /// (--id FILE), or its public key and name.
+    AddValidator {
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+        /// A file holding the output of `bct-node id --json`.
+        #[arg(long, conflicts_with = "public_key")]
+        id: Option<PathBuf>,
+        /// The node's public key (64 hex digits), if not given with --id.
+        #[arg(long, requires = "name")]
+        public_key: Option<String>,
+        /// The validator's name (its moniker when read from --id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Voting power.
+        #[arg(long, default_value_t = 1)]
+        power: u64,
+    },
+    /// Adds an authority account (the registry's or a regulator's wallet key: `bct keys show`).
+    AddAuthority {
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+        /// Its public key, 64 hex digits.
+        #[arg(long)]
+        public_key: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its jurisdiction, e.g. CN-FJ.
+        #[arg(long)]
+        jurisdiction: String,
+    },
+    /// Changes a setting: chain_id, genesis_time_ms, attestations_required, block_txs_max,
+    /// block_bytes_max, tx_bytes_max.
+    Set {
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+        /// The setting.
+        name: String,
+        /// Its new value.
+        value: String,
+    },
+    /// Prints the draft or genesis for people.
+    Show {
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+    },
+    /// Checks a whole genesis as a node reads it and prints its fingerprint (compare it with
+    /// every other institution's before anyone starts a node).
+    Check {
+        #[arg(long, default_value = "genesis.json")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Creates a node home: a new key (node_key.json, mode 0600) and config.toml.
     Init {
@@ -53,6 +122,22 @@ enum Command {
     },
     /// Prints the node's public key, address and libp2p peer id (what other nodes list).
     Id {
+        /// The home directory.
+        #[arg(long)]
+        home: PathBuf,
+        /// As JSON, for a genesis coordinator (`bct-node genesis add-validator --id FILE`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The genesis ceremony: build genesis.json from the institutions' keys, check it, and
+    /// print its fingerprint for everyone to compare (docs/OPERATIONS.md).
+    Genesis {
+        #[command(subcommand)]
+        command: GenesisCommand,
+    },
+    /// Checks a home without running the node: config, genesis, key file and its permissions,
+    /// peers, listen addresses (free, not shared); prints a summary or what to fix.
+    Check {
         /// The home directory.
         #[arg(long)]
         home: PathBuf,
@@ -162,7 +247,16 @@ async fn run_command() -> Result<()> {
             init(&home, &moniker, observer, p2p_listen, grpc_listen, metrics_listen)
         }
         Command::Run { home } => run(&home).await,
-        Command::Id { home } => id(&home),
+        Command::Id { home, json } => id(&home, json),
+        Command::Genesis { command } => genesis_command(command),
+        Command::Check { home } => {
+            let summary = bct_node::check::check_home(&home)?;
+            for line in summary.lines {
+                println!("{line}");
+            }
+            println!("ok: {} is ready to run (bct-node run --home {})", home.display(), home.display());
+            Ok(())
+        }
         Command::Dev { home, grpc_listen, metrics_listen, web_listen, p2p_port, empty_block_interval_ms } => {
             dev(home, grpc_listen, metrics_listen, web_listen, p2p_port, empty_block_interval_ms).await
         }
@@ -204,6 +298,86 @@ fn init(
     Ok(())
 }
 
+fn genesis_command(command: GenesisCommand) -> Result<()> {
+    use bct_node::ceremony;
+    let edit =
+        |file: &Path, change: &dyn Fn(&mut bct_ledger::Genesis) -> std::result::Result<(), String>| -> Result<()> {
+            let mut g = ceremony::read_draft(file)?;
+            change(&mut g).map_err(|e| anyhow::anyhow!("{}: {e}; the file is unchanged", file.display()))?;
+            ceremony::write_draft(file, &g)?;
+            Ok(())
+        };
+    match command {
+        GenesisCommand::New { file, chain_id, genesis_time_ms } => {
+            if file.exists() {
+                bail!("{} exists; refusing to overwrite a genesis (choose another --file)", file.display());
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let g = ceremony::new_draft(&chain_id, genesis_time_ms.unwrap_or(now)).map_err(anyhow::Error::msg)?;
+            ceremony::write_draft(&file, &g)?;
+            println!("Started {} for chain {chain_id}.", file.display());
+            println!("Next: add the authorities (bct-node genesis add-authority) and the validators");
+            println!("(bct-node genesis add-validator --id node-id.json), then bct-node genesis check.");
+        }
+        GenesisCommand::AddValidator { file, id, public_key, name, power } => {
+            let (key_hex, name) = match (id, public_key) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read the node id {}", path.display()))?;
+                    let id: ceremony::NodeId = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not the output of `bct-node id --json`", path.display()))?;
+                    if id.role.as_deref() == Some("observer") {
+                        bail!(
+                            "{} is an observer's id ({}): observers never vote; only validators go in the genesis",
+                            path.display(),
+                            id.name
+                        );
+                    }
+                    (id.public_key, name.unwrap_or(id.name))
+                }
+                (None, Some(k)) => (k, name.unwrap_or_default()),
+                (None, None) => {
+                    bail!("say which validator: --id FILE (from `bct-node id --json`) or --public-key HEX --name NAME")
+                }
+            };
+            let key = ceremony::public_key(&key_hex).map_err(anyhow::Error::msg)?;
+            edit(&file, &|g| ceremony::add_validator(g, key, &name, power))?;
+            println!("Added validator {name} (power {power}) to {}.", file.display());
+        }
+        GenesisCommand::AddAuthority { file, public_key, name, jurisdiction } => {
+            let key = ceremony::public_key(&public_key).map_err(anyhow::Error::msg)?;
+            edit(&file, &|g| ceremony::add_authority(g, key, &name, &jurisdiction))?;
+            println!("Added authority {name} ({jurisdiction}) to {}.", file.display());
+        }
+        GenesisCommand::Set { file, name, value } => {
+            edit(&file, &|g| ceremony::set(g, &name, &value))?;
+            println!("Set {name} = {value} in {}.", file.display());
+        }
+        GenesisCommand::Show { file } => {
+            let g = ceremony::read_draft(&file)?;
+            for line in ceremony::describe(&g) {
+                println!("{line}");
+            }
+            match g.validate() {
+                Ok(()) => println!("fingerprint:     {}", g.fingerprint().to_hex()),
+                Err(e) => println!("not complete yet: {e}"),
+            }
+        }
+        GenesisCommand::Check { file } => {
+            let (g, fingerprint) = ceremony::check(&file)?;
+            for line in ceremony::describe(&g) {
+                println!("{line}");
+            }
+            println!("fingerprint:     {}", fingerprint.to_hex());
+            println!("ok: {} is a valid genesis; every institution should see the same fingerprint", file.display());
+        }
+    }
+    Ok(())
+}
+
 fn print_id(key: &NodeKey) -> Result<()> {
     println!("public key: {}", hex::encode(key.public_key()));
     println!("address:    {}", key.address());
@@ -211,9 +385,22 @@ fn print_id(key: &NodeKey) -> Result<()> {
     Ok(())
 }
 
-fn id(home: &Path) -> Result<()> {
+fn id(home: &Path, json: bool) -> Result<()> {
     let config = NodeConfig::load(home)?;
     let key = NodeKey::load(&NodeConfig::resolve(home, &config.key_file))?;
+    if json {
+        let id = serde_json::json!({
+            "name": config.moniker,
+            "role": match config.role { Role::Validator => "validator", Role::Observer => "observer" },
+            "public_key": hex::encode(key.public_key()),
+            "address": key.address().to_string(),
+            "peer_id": peer_id_of(&key.public_key())?.to_string(),
+            "p2p_listen_addr": config.p2p.listen_addr,
+            "grpc_listen_addr": config.grpc.listen_addr.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&id)?);
+        return Ok(());
+    }
     print_id(&key)
 }
 

@@ -109,6 +109,10 @@ pub async fn start(home: &Path) -> Result<RunningNode, NodeError> {
 /// Starts a node from `config` (paths relative to `home`).
 pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, NodeError> {
     config.validate()?;
+    // libp2p listens with SO_REUSEPORT: a port another node holds would be shared silently.
+    if let Some(p2p) = crate::check::tcp_addr_of(&config.p2p.listen_addr).filter(|a| a.port() != 0) {
+        crate::check::ensure_free(p2p, "p2p.listen_addr")?;
+    }
     let genesis = load_genesis(home, &config)?;
     let key = NodeKey::load(&NodeConfig::resolve(home, &config.key_file))?;
     let data: PathBuf = NodeConfig::resolve(home, &config.data_dir);

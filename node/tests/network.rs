@@ -5,6 +5,7 @@
 mod common;
 
 use bct_node::consensus::certificate;
+use bct_node::keys::NodeKey;
 use bct_proto::pb;
 use bct_proto::IntoLedger;
 use common::{admit, admitted, serially, Net};
@@ -198,6 +199,201 @@ fn n2f0_operator_logs_warn_on_missing_peers_and_hold_no_routine_errors() {
             assert!(!log.contains("committed block height="), "node {i} logs every block at INFO:\n{log}");
             assert_eq!(log.matches("committed the first block since start").count(), 1, "node {i}:\n{log}");
             assert!(log.contains("role=validator"), "node {i}: the role in words:\n{log}");
+        }
+    });
+}
+
+/// Runs `bct-node` with `args`; (success, stdout + stderr).
+fn bct_node(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bct-node"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("run bct-node");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Issue 13, items 1 and 2: four institutions build a network as docs/OPERATIONS.md says:
+/// each runs `bct-node init` and sends `bct-node id --json`; the coordinator builds the genesis
+/// with `bct-node genesis ...` and everyone checks its fingerprint; each appends the others
+/// under `[[p2p.peers]]` to the config `init` wrote (no TOML trap), `bct-node check` passes, and
+/// the four commit blocks. `bct-node check` names the culprit of each misconfiguration.
+#[test]
+fn n4f0_a_network_from_the_genesis_ceremony_and_checked_homes() {
+    serially(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let ports = bct_node::localnet::free_ports(12).expect("ports");
+        let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+        let names = ["fujian", "xiamen", "hainan", "shenzhen"];
+        let mut ids = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let home = s(&root.join(name));
+            let p2p = format!("/ip4/127.0.0.1/tcp/{}", ports[3 * i]);
+            let grpc = format!("127.0.0.1:{}", ports[3 * i + 1]);
+            let metrics = format!("127.0.0.1:{}", ports[3 * i + 2]);
+            let (ok, out) = bct_node(&[
+                "init",
+                "--home",
+                &home,
+                "--moniker",
+                name,
+                "--p2p-listen",
+                &p2p,
+                "--grpc-listen",
+                &grpc,
+                "--metrics-listen",
+                &metrics,
+            ]);
+            assert!(ok, "{out}");
+            let (ok, id) = bct_node(&["id", "--home", &home, "--json"]);
+            assert!(ok, "{id}");
+            let id_file = root.join(format!("{name}-id.json"));
+            std::fs::write(&id_file, &id).expect("write id");
+            let v: serde_json::Value = serde_json::from_str(&id).expect("id is JSON");
+            ids.push((name.to_string(), v, p2p, grpc, id_file));
+        }
+        // The coordinator.
+        let genesis = s(&root.join("genesis.json"));
+        let authority = NodeKey::generate();
+        let steps: Vec<Vec<String>> = vec![
+            vec![
+                "genesis".into(),
+                "new".into(),
+                "--file".into(),
+                genesis.clone(),
+                "--chain-id".into(),
+                "bct-fujian-1".into(),
+            ],
+            vec![
+                "genesis".into(),
+                "add-authority".into(),
+                "--file".into(),
+                genesis.clone(),
+                "--public-key".into(),
+                hex::encode(authority.public_key()),
+                "--name".into(),
+                "Fujian Ocean and Fisheries Bureau".into(),
+                "--jurisdiction".into(),
+                "CN-FJ".into(),
+            ],
+        ];
+        for step in &steps {
+            let args: Vec<&str> = step.iter().map(String::as_str).collect();
+            let (ok, out) = bct_node(&args);
+            assert!(ok, "{step:?}: {out}");
+        }
+        let (ok, out) = bct_node(&["genesis", "check", "--file", &genesis]);
+        assert!(!ok && out.contains("at least one validator is needed"), "an incomplete genesis is refused: {out}");
+        for (_, _, _, _, id_file) in &ids {
+            let (ok, out) = bct_node(&["genesis", "add-validator", "--file", &genesis, "--id", &s(id_file)]);
+            assert!(ok, "{out}");
+        }
+        let (ok, out) = bct_node(&["genesis", "add-validator", "--file", &genesis, "--id", &s(&ids[0].4)]);
+        assert!(!ok && out.contains("already in the genesis") && out.contains("unchanged"), "{out}");
+        let (ok, out) = bct_node(&["genesis", "check", "--file", &genesis]);
+        assert!(ok && out.contains("fingerprint:") && out.contains("validators:      4"), "{out}");
+        let fingerprint = out.lines().find(|l| l.starts_with("fingerprint:")).expect("fingerprint").to_string();
+
+        // Each institution: the genesis, its peers appended to the config init wrote.
+        for (i, (name, _, _, _, _)) in ids.iter().enumerate() {
+            let home = root.join(name);
+            std::fs::copy(&genesis, home.join("genesis.json")).expect("copy genesis");
+            let mut peers = String::new();
+            for (j, (other, id, p2p, grpc, _)) in ids.iter().enumerate() {
+                if i != j {
+                    peers.push_str(&format!(
+                        "\n[[p2p.peers]]\nname = \"{other}\"\npublic_key = \"{}\"\naddress = \"{p2p}\"\ngrpc = \"http://{grpc}\"\n",
+                        id["public_key"].as_str().expect("key")
+                    ));
+                }
+            }
+            let mut config = std::fs::OpenOptions::new().append(true).open(home.join("config.toml")).expect("config");
+            std::io::Write::write_all(&mut config, peers.as_bytes()).expect("append peers");
+            let (ok, out) = bct_node(&["genesis", "check", "--file", &s(&home.join("genesis.json"))]);
+            assert!(ok && out.contains(&fingerprint), "{name}: the same fingerprint: {out}");
+            let (ok, out) = bct_node(&["check", "--home", &s(&home)]);
+            assert!(ok && out.contains("ok:") && out.contains("3 configured"), "{name}: {out}");
+        }
+
+        // Misconfigurations, each named: a key readable by others, a port in use, two settings
+        // on one port, a missing genesis, an unknown setting.
+        let home = root.join("fujian");
+        let hs = s(&home);
+        let key = home.join("node_key.json");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains("node_key.json") && out.contains("chmod 600"), "{out}");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        let busy = std::net::TcpListener::bind(format!("127.0.0.1:{}", ports[1])).expect("take the gRPC port");
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains(&format!("127.0.0.1:{}", ports[1])) && out.contains("grpc.listen_addr"), "{out}");
+        drop(busy);
+        let config_path = home.join("config.toml");
+        let original = std::fs::read_to_string(&config_path).expect("config");
+        let same_port = original.replace(
+            &format!("listen_addr = \"127.0.0.1:{}\"", ports[2]),
+            &format!("listen_addr = \"127.0.0.1:{}\"", ports[1]),
+        );
+        assert_ne!(same_port, original);
+        std::fs::write(&config_path, &same_port).expect("write");
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains("both use port") && out.contains("metrics.listen_addr"), "{out}");
+        std::fs::write(&config_path, format!("monikr = \"typo\"\n{original}")).expect("write");
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains("config.toml") && out.contains("monikr"), "{out}");
+        std::fs::write(&config_path, &original).expect("restore");
+        std::fs::rename(home.join("genesis.json"), home.join("genesis.moved")).expect("move");
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains("genesis.json"), "{out}");
+        std::fs::rename(home.join("genesis.moved"), home.join("genesis.json")).expect("move back");
+        assert!(!out.contains("Stack backtrace") && !out.contains("Os {"), "{out}");
+
+        // The four run and commit blocks.
+        let mut children = Vec::new();
+        for (name, ..) in &ids {
+            let home = root.join(name);
+            let log = std::fs::File::create(home.join("node.log")).expect("log");
+            children.push(
+                std::process::Command::new(env!("CARGO_BIN_EXE_bct-node"))
+                    .args(["run", "--home"])
+                    .arg(&home)
+                    .stdout(log.try_clone().expect("log"))
+                    .stderr(log)
+                    .spawn()
+                    .expect("run"),
+            );
+        }
+        let deadline = std::time::Instant::now() + common::WAIT;
+        for (_, _, _, grpc, _) in &ids {
+            loop {
+                let height = async {
+                    let ch =
+                        tonic::transport::Channel::from_shared(format!("http://{grpc}")).ok()?.connect().await.ok()?;
+                    let s = pb::query_client::QueryClient::new(ch)
+                        .get_network_status(pb::GetNetworkStatusRequest {})
+                        .await
+                        .ok()?;
+                    Some(s.into_inner().height)
+                }
+                .await
+                .unwrap_or(0);
+                if height >= 3 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "the ceremony's network did not commit blocks");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        }
+        // A second copy of a running node is refused before it starts, naming the address.
+        let (ok, out) = bct_node(&["check", "--home", &hs]);
+        assert!(!ok && out.contains("already in use") && out.contains("p2p.listen_addr"), "{out}");
+        let (ok, out) = bct_node(&["run", "--home", &hs]);
+        assert!(!ok && out.contains("already in use"), "a second copy of the node must not start: {out}");
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     });
 }
