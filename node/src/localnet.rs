@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bct_ledger::genesis::{GenesisAccount, GenesisValidator};
-use bct_ledger::{Genesis, Params};
+use bct_ledger::Genesis;
 
 use crate::config::{NodeConfig, PeerConfig, Role};
 use crate::error::NodeError;
@@ -130,25 +129,18 @@ pub fn generate(dir: &Path, spec: &LocalnetSpec) -> Result<Localnet, NodeError> 
         a.save(&dir.join(format!("authority-{i}.json")))?;
     }
     let keys: Vec<NodeKey> = (0..total).map(|_| NodeKey::generate()).collect();
-    let genesis = Genesis {
-        chain_id: spec.chain_id.clone(),
-        genesis_time_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
-        params: Params::default(),
-        authorities: authorities
-            .iter()
-            .enumerate()
-            .map(|(i, a)| GenesisAccount {
-                public_key: a.public_key(),
-                name: format!("Authority {i}"),
-                jurisdiction: "CN".into(),
-            })
-            .collect(),
-        validators: keys[..spec.validators]
-            .iter()
-            .enumerate()
-            .map(|(i, k)| GenesisValidator { public_key: k.public_key(), power: 1, name: format!("validator-{i}") })
-            .collect(),
-    };
+    // The same steps as the genesis ceremony (`bct-node genesis ...`, crate::ceremony).
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let config_error = |e: String| NodeError::Config(format!("genesis of the local network: {e}"));
+    let mut genesis = crate::ceremony::new_draft(&spec.chain_id, now).map_err(config_error)?;
+    for (i, a) in authorities.iter().enumerate() {
+        crate::ceremony::add_authority(&mut genesis, a.public_key(), &format!("Authority {i}"), "CN")
+            .map_err(config_error)?;
+    }
+    for (i, k) in keys[..spec.validators].iter().enumerate() {
+        crate::ceremony::add_validator(&mut genesis, k.public_key(), &format!("validator-{i}"), 1)
+            .map_err(config_error)?;
+    }
     genesis.validate().map_err(|e| NodeError::Config(e.to_string()))?;
     let genesis_json = genesis.to_json();
     let mut nodes = Vec::new();

@@ -42,9 +42,10 @@ struct GenerateArgs {
     /// First port: node i uses base+10i (p2p), +1 (gRPC), +2 (metrics), +3 (web view and JSON API).
     #[arg(long, default_value_t = DEFAULT_BASE_PORT)]
     base_port: u16,
-    /// Chain id.
-    #[arg(long, default_value = "bct-testnet")]
-    chain_id: String,
+    /// Chain id; by default `bct-testnet-` and 8 random hex digits, so that no two networks
+    /// share one (a certificate names its chain).
+    #[arg(long)]
+    chain_id: Option<String>,
     /// Longest time between blocks when no transaction waits, ms.
     #[arg(long, default_value_t = 500)]
     empty_block_interval_ms: u64,
@@ -202,15 +203,21 @@ impl GenerateArgs {
             validators: 4,
             observers: 1,
             base_port: DEFAULT_BASE_PORT,
-            chain_id: "bct-testnet".into(),
+            chain_id: None,
             empty_block_interval_ms: 500,
         }
     }
 }
 
+/// A chain id no other network has: `bct-testnet-` and 8 random hex digits.
+fn unique_chain_id() -> String {
+    let random = bct_node::keys::NodeKey::generate().public_key();
+    format!("bct-testnet-{}", hex::encode(&random[..4]))
+}
+
 fn options(args: &GenerateArgs) -> Options {
     Options {
-        chain_id: args.chain_id.clone(),
+        chain_id: args.chain_id.clone().unwrap_or_else(unique_chain_id),
         validators: args.validators,
         observers: args.observers,
         base_port: Some(args.base_port),
