@@ -987,6 +987,7 @@ fn build_world() -> World {
         commit: Some(commit2.to_pb()),
         validators: validators.iter().map(pb::Validator::from).collect(),
         retirement: Some((&record).into()),
+        validator_set_history: Vec::new(),
     }
     .encode_to_vec();
     let decoded = DecodedCertificate::decode(&certificate).expect("the certificate decodes");
