@@ -113,6 +113,19 @@ pub fn check_home(home: &Path) -> Result<Summary, NodeError> {
                 .into(),
         );
     }
+    match &config.grpc.tls {
+        Some(t) => {
+            let tls = crate::tls::NodeTls::load(home, t)?;
+            lines.push(format!(
+                "tls:      gRPC over TLS with {}{}",
+                NodeConfig::resolve(home, &t.cert_file).display(),
+                if tls.requires_client_certificates() { ", client certificates required" } else { "" }
+            ));
+        }
+        None => {
+            lines.push("tls:      off (gRPC in clear text: keep it on a private network or behind a TLS proxy)".into())
+        }
+    }
     let peers = crate::network::known_peers(&config, &key.public_key())?;
     let others = genesis.validators.iter().filter(|v| v.public_key != key.public_key()).count();
     lines.push(format!("peers:    {} configured ([[p2p.peers]])", peers.len()));

@@ -139,6 +139,26 @@ pub struct GrpcConfig {
     /// Connections one client address may hold open at once; more are closed when accepted.
     #[serde(default = "default_grpc_connections_per_client_max")]
     pub connections_per_client_max: usize,
+    /// TLS: the API is served over TLS when set (crate::tls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<GrpcTlsConfig>,
+}
+
+/// `[grpc.tls]`: paths relative to the home directory, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcTlsConfig {
+    /// The node's certificate (with its chain).
+    pub cert_file: PathBuf,
+    /// Its private key.
+    pub key_file: PathBuf,
+    /// When set, clients must present a certificate signed by this CA (mutual TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca_file: Option<PathBuf>,
+    /// The CA of the other nodes' certificates, for forwarding to `https://` peers (the system
+    /// roots when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_ca_file: Option<PathBuf>,
 }
 
 fn default_grpc_requests_per_second_per_client() -> u32 {
@@ -366,6 +386,7 @@ impl NodeConfig {
                 event_streams_per_client_max: default_event_streams_per_client_max(),
                 requests_per_second_per_client: default_grpc_requests_per_second_per_client(),
                 connections_per_client_max: default_grpc_connections_per_client_max(),
+                tls: None,
             },
             metrics: MetricsConfig::default(),
             web: WebConfig::default(),

@@ -27,6 +27,7 @@ pub mod node;
 pub mod query;
 pub mod rpc;
 pub mod submit;
+pub mod tls;
 pub mod web;
 
 pub use error::NodeError;

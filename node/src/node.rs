@@ -115,6 +115,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
     }
     let genesis = load_genesis(home, &config)?;
     let key = NodeKey::load(&NodeConfig::resolve(home, &config.key_file))?;
+    let tls = config.grpc.tls.as_ref().map(|t| crate::tls::NodeTls::load(home, t)).transpose()?;
     let data: PathBuf = NodeConfig::resolve(home, &config.data_dir);
     std::fs::create_dir_all(&data)?;
     let chain = Arc::new(Chain::open(&data.join("ledger"), genesis.clone())?);
@@ -219,7 +220,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         .collect();
     let params = HostParams {
         tx_arrived: tx_arrived.clone(),
-        fetcher: BlockFetcher::new(fetch_from)?,
+        fetcher: BlockFetcher::new(fetch_from, tls.as_ref())?,
         empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
         timeouts: LinearTimeouts {
             propose: Duration::from_millis(c.timeout_propose_ms),
@@ -252,7 +253,8 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         })
         .filter_map(|p| p.grpc.clone().map(|g| (p.name.clone(), g)))
         .collect();
-    let forwarder = if config.mempool.forward { Forwarder::start(targets)? } else { Forwarder::default() };
+    let forwarder =
+        if config.mempool.forward { Forwarder::start(targets, tls.as_ref())? } else { Forwarder::default() };
     let submitter = Submitter::new(chain.clone(), mempool, metrics.clone(), forwarder, tx_arrived);
     // The index of trades and ticket histories serves gRPC too, so it runs on every node.
     let index = crate::web::index::Index::open(chain.db())?;
@@ -269,7 +271,7 @@ pub async fn start_with(home: &Path, config: NodeConfig) -> Result<RunningNode, 
         },
     };
     let (stop_grpc, stopped) = oneshot::channel::<()>();
-    let (grpc_addr, grpc) = crate::rpc::serve(&config.grpc, submitter, query, metrics.clone(), async {
+    let (grpc_addr, grpc) = crate::rpc::serve(&config.grpc, tls.as_ref(), submitter, query, metrics.clone(), async {
         let _ = stopped.await;
     })
     .await?;

@@ -346,6 +346,7 @@ impl Events for EventsService {
 /// Starts the gRPC server on `config.listen_addr`; returns the bound address and its task.
 pub async fn serve(
     config: &GrpcConfig,
+    tls: Option<&crate::tls::NodeTls>,
     submitter: Submitter,
     query: QueryService,
     metrics: Arc<Metrics>,
@@ -392,7 +393,13 @@ pub async fn serve(
 
     // Longer than the longest Submit wait; streams are not cut (their response starts at once).
     let timeout = Duration::from_millis(config.submit_wait_ms_max) + Duration::from_secs(10);
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(t) = tls {
+        builder = builder.tls_config(t.server()).map_err(|e| {
+            NodeError::Config(format!("[grpc.tls] in config.toml: the certificate or key is unusable: {e}"))
+        })?;
+    }
+    let router = builder
         .concurrency_limit_per_connection(REQUESTS_PER_CONNECTION_MAX)
         .timeout(timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -404,7 +411,15 @@ pub async fn serve(
         .add_service(transactions)
         .add_service(query)
         .add_service(events);
-    info!(%bound, "gRPC API listening (bct.v1.Transactions, Query, Events; grpc.health.v1; reflection)");
+    info!(
+        %bound,
+        tls = match tls {
+            None => "off",
+            Some(t) if t.requires_client_certificates() => "on, client certificates required",
+            Some(_) => "on",
+        },
+        "gRPC API listening (bct.v1.Transactions, Query, Events; grpc.health.v1; reflection)"
+    );
     let connections = ConnectionLimiter::new(config.connections_per_client_max);
     let incoming = LimitedIncoming::new(listener, connections, move |peer| {
         metrics.refused("connections");
@@ -497,10 +512,15 @@ where
 
     fn call(&mut self, request: tonic::codegen::http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
-        let client = request
-            .extensions()
+        let extensions = request.extensions();
+        let client = extensions
             .get::<tonic::transport::server::TcpConnectInfo>()
             .and_then(|i| i.remote_addr())
+            .or_else(|| {
+                extensions
+                    .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
+                    .and_then(|i| i.get_ref().remote_addr())
+            })
             .map(|a| a.ip());
         if let Some(ip) = client {
             if !self.rate.allow(ip) {

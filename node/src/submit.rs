@@ -120,13 +120,21 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// Starts one forwarding task per `(name, url)` target.
-    pub fn start(targets: Vec<(String, String)>) -> Result<Forwarder, crate::NodeError> {
+    pub fn start(
+        targets: Vec<(String, String)>,
+        tls: Option<&crate::tls::NodeTls>,
+    ) -> Result<Forwarder, crate::NodeError> {
         let mut out = Vec::new();
         for (name, url) in targets {
-            let endpoint = Endpoint::from_shared(url.clone())
+            let mut endpoint = Endpoint::from_shared(url.clone())
                 .map_err(|e| crate::NodeError::Config(format!("peer {name:?}: grpc {url:?} is not a URL: {e}")))?
                 .connect_timeout(std::time::Duration::from_secs(5))
                 .timeout(std::time::Duration::from_secs(10));
+            if let Some(c) = crate::tls::client_for(&url, tls) {
+                endpoint = endpoint
+                    .tls_config(c)
+                    .map_err(|e| crate::NodeError::Config(format!("peer {name:?}: TLS for {url:?}: {e}")))?;
+            }
             let client = pb::transactions_client::TransactionsClient::new(endpoint.connect_lazy());
             let (tx, rx) = mpsc::channel::<pb::SignedTx>(FORWARD_QUEUE_TXS_MAX);
             let task_name = name.clone();

@@ -35,13 +35,18 @@ pub struct BlockFetcher {
 
 impl BlockFetcher {
     /// A fetcher asking the `(name, gRPC URL)` peers.
-    pub fn new(peers: Vec<(String, String)>) -> Result<BlockFetcher, NodeError> {
+    pub fn new(peers: Vec<(String, String)>, tls: Option<&crate::tls::NodeTls>) -> Result<BlockFetcher, NodeError> {
         let mut out = Vec::new();
         for (name, url) in peers {
-            let endpoint = Endpoint::from_shared(url.clone())
+            let mut endpoint = Endpoint::from_shared(url.clone())
                 .map_err(|e| NodeError::Config(format!("peer {name:?}: grpc {url:?} is not a URL: {e}")))?
                 .connect_timeout(Duration::from_secs(2))
                 .timeout(Duration::from_secs(5));
+            if let Some(c) = crate::tls::client_for(&url, tls) {
+                endpoint = endpoint
+                    .tls_config(c)
+                    .map_err(|e| NodeError::Config(format!("peer {name:?}: TLS for {url:?}: {e}")))?;
+            }
             out.push((name, QueryClient::new(endpoint.connect_lazy())));
         }
         Ok(BlockFetcher { peers: out })

@@ -37,6 +37,10 @@ pub(crate) struct Cli {
     /// gRPC URL of the node to talk to.
     #[arg(long, global = true, help_heading = "Global options", env = "BCT_NODE", default_value = DEFAULT_NODE_URL, value_name = "URL")]
     node: String,
+    /// For an https:// node: the CA certificate (PEM) its TLS certificate is signed by, instead
+    /// of the system's root certificates.
+    #[arg(long, global = true, help_heading = "Global options", env = "BCT_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true, help_heading = "Global options")]
     pub(crate) json: bool,
@@ -660,7 +664,14 @@ impl Cli {
     }
 
     async fn client(&self) -> Result<Client, ClientError> {
-        Client::connect(&self.node).await
+        let ca = match &self.ca_cert {
+            Some(path) => Some(std::fs::read(path).map_err(|e| ClientError::BadUrl {
+                url: self.node.clone(),
+                reason: format!("cannot read the CA certificate {} (--ca-cert): {e}", path.display()),
+            })?),
+            None => None,
+        };
+        Client::connect_tls(&self.node, ca.as_deref()).await
     }
 }
 

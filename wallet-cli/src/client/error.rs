@@ -116,6 +116,10 @@ impl From<ProtoError> for ClientError {
 impl ClientError {
     /// Maps a gRPC status from the node at `url`.
     pub(crate) fn from_status(url: &str, status: tonic::Status) -> ClientError {
+        // A TLS failure surfaces as a transport error whose causes say what it was.
+        if let Some(words) = tls_words(&super::error_chain(&status)) {
+            return ClientError::Unreachable { url: url.to_string(), reason: words };
+        }
         let message = status.message().to_string();
         let lower = message.to_lowercase();
         if status.code() == Code::Cancelled && lower.contains("timeout") {
@@ -171,9 +175,44 @@ impl ClientError {
     }
 }
 
+/// What a TLS failure means, in words, if `chain` (an error and its causes) is one: an unknown
+/// CA, a certificate for another name, an expired certificate, a node that wants a client
+/// certificate, a node that does not speak TLS.
+pub(crate) fn tls_words(chain: &str) -> Option<String> {
+    let c = chain.to_lowercase();
+    let says = |s: &str| c.contains(&s.to_lowercase());
+    let words = if says("UnknownIssuer") {
+        "the node's TLS certificate is not signed by a CA this wallet trusts: give the network's CA with \
+         --ca-cert FILE (or BCT_CA_CERT)"
+    } else if says("NotValidForName") || says("not valid for name") {
+        "the node's TLS certificate is not for this host name: use the name the certificate was issued for in --node"
+    } else if says("Expired") {
+        "the node's TLS certificate has expired (or this computer's clock is wrong): the node's operator must renew it"
+    } else if says("CertificateRequired") || says("certificate required") || says("HandshakeFailure") {
+        "the node requires a client certificate (mutual TLS) that this wallet does not present: use a client that \
+         holds one issued by the node's client CA"
+    } else if says("InvalidContentType") || says("corrupt message") || says("wrong version number") {
+        "the node does not speak TLS on this port: use http:// (or the node's TLS port)"
+    } else {
+        return None;
+    };
+    Some(format!("{words} ({})", chain.lines().next().unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_are_said_in_words() {
+        let e = tls_words("transport error: invalid peer certificate: UnknownIssuer").expect("words");
+        assert!(e.contains("--ca-cert"), "{e}");
+        let e = tls_words("invalid peer certificate: NotValidForName").expect("words");
+        assert!(e.contains("host name"), "{e}");
+        let e = tls_words("invalid peer certificate: Expired").expect("words");
+        assert!(e.contains("expired"), "{e}");
+        assert!(tls_words("connection refused").is_none());
+    }
 
     #[test]
     fn transport_failures_are_said_in_words() {

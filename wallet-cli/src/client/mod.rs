@@ -309,7 +309,7 @@ pub struct Client {
 }
 
 /// The words of a transport error and of every error under it.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -417,26 +417,71 @@ pub fn address_of(key: &SigningKey) -> Address {
     Address::from_public_key(&key.verifying_key().to_bytes())
 }
 
+/// How long the first request to an `https://` node may take before the wallet says why not.
+const TLS_PROBE_TIMEOUT_MS: u64 = 5_000;
+
 impl Client {
     /// Connects to the node at `url` (e.g. [`DEFAULT_NODE_URL`]); fails at once, with a
-    /// message saying what to check, if nothing answers there.
+    /// message saying what to check, if nothing answers there. An `https://` node is trusted
+    /// through the system's root certificates.
     pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        Client::connect_tls(url, None).await
+    }
+
+    /// As [`Client::connect`]; an `https://` node's certificate must be signed by the CA in
+    /// `ca_pem` (PEM), or by a system root when `None`.
+    pub async fn connect_tls(url: &str, ca_pem: Option<&[u8]>) -> Result<Client, ClientError> {
         let bad = |reason: String| ClientError::BadUrl { url: url.to_string(), reason };
-        if url.starts_with("https://") {
-            return Err(bad("TLS is not supported by this version of the wallet; use http://".into()));
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return Err(bad("it must start with http:// or https://".into()));
         }
-        if !url.starts_with("http://") {
-            return Err(bad("it must start with http://".into()));
-        }
-        let endpoint = Endpoint::from_shared(url.to_string())
+        let mut endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| bad(error_chain(&e)))?
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             .http2_keep_alive_interval(Duration::from_secs(30));
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| ClientError::Unreachable { url: url.to_string(), reason: error_chain(&e) })?;
-        Ok(Client::with_channel(url, channel))
+        if https {
+            let tls = tonic::transport::ClientTlsConfig::new();
+            let tls = match ca_pem {
+                Some(ca) => tls.ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+                None => tls.with_native_roots(),
+            };
+            endpoint = endpoint.tls_config(tls).map_err(|e| bad(error_chain(&e)))?;
+        }
+        let channel = endpoint.connect().await.map_err(|e| ClientError::Unreachable {
+            url: url.to_string(),
+            reason: error::tls_words(&error_chain(&e)).unwrap_or_else(|| error_chain(&e)),
+        })?;
+        let client = Client::with_channel(url, channel);
+        if https {
+            // With TLS 1.3 a node that requires client certificates accepts the handshake and
+            // closes the connection right after: one short request tells that apart at once.
+            let mut probe = tonic::Request::new(pb::GetNetworkStatusRequest {});
+            probe.set_timeout(Duration::from_millis(TLS_PROBE_TIMEOUT_MS));
+            if let Err(status) = client.query.clone().get_network_status(probe).await {
+                let transport = matches!(
+                    status.code(),
+                    tonic::Code::Unknown
+                        | tonic::Code::Cancelled
+                        | tonic::Code::Unavailable
+                        | tonic::Code::DeadlineExceeded
+                );
+                if transport {
+                    let cause = error_chain(&status);
+                    return Err(ClientError::Unreachable {
+                        url: url.to_string(),
+                        reason: error::tls_words(&cause).unwrap_or_else(|| {
+                            format!(
+                                "the node closed the TLS connection right after the handshake: it most likely requires \
+                                 a client certificate (mutual TLS), which this wallet does not present; use a client \
+                                 that holds one issued by the node's client CA ({cause})"
+                            )
+                        }),
+                    });
+                }
+            }
+        }
+        Ok(client)
     }
 
     /// A client over an existing channel (e.g. one made with `Endpoint::connect_lazy`).

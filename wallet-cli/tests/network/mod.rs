@@ -67,7 +67,7 @@ impl Spec {
 }
 
 /// Holds the lock every test network takes, until dropped.
-fn lock() -> std::fs::File {
+pub fn lock() -> std::fs::File {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
