@@ -465,6 +465,12 @@ struct Shared {
 
 /// Runs the benchmark against the running network.
 pub async fn run(net: &Testnet, options: &BenchOptions) -> Result<Report> {
+    if net.layout.options.tls {
+        anyhow::bail!(
+            "the load generator talks plain gRPC: run it on a network generated without --tls (the TLS cost belongs \
+             to a separate measurement)"
+        );
+    }
     if options.accounts < 2 {
         bail!("at least 2 accounts");
     }

@@ -49,6 +49,10 @@ struct GenerateArgs {
     /// Longest time between blocks when no transaction waits, ms.
     #[arg(long, default_value_t = 500)]
     empty_block_interval_ms: u64,
+    /// Serve gRPC over TLS: a CA for this network (tls-ca.crt in --dir) signs each node's
+    /// certificate; wallets connect with `--ca-cert <dir>/tls-ca.crt`.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Subcommand)]
@@ -205,6 +209,7 @@ impl GenerateArgs {
             base_port: DEFAULT_BASE_PORT,
             chain_id: None,
             empty_block_interval_ms: 500,
+            tls: false,
         }
     }
 }
@@ -223,6 +228,7 @@ fn options(args: &GenerateArgs) -> Options {
         base_port: Some(args.base_port),
         empty_block_interval_ms: args.empty_block_interval_ms,
         timeout_propose_ms: 3000,
+        tls: args.tls,
     }
 }
 
@@ -303,6 +309,12 @@ fn print_endpoints(net: &Testnet) {
         );
     }
     println!("  authority key: {}", net.root.join(&net.layout.authority_key).display());
+    if net.layout.options.tls {
+        println!(
+            "  gRPC over TLS: wallets trust the network's CA with --ca-cert {}",
+            net.root.join(bct_testnet::net::TLS_CA_FILE).display()
+        );
+    }
 }
 
 async fn status(dir: &Path) -> Result<()> {

@@ -73,7 +73,14 @@ pub struct Options {
     pub empty_block_interval_ms: u64,
     /// Propose timeout, ms.
     pub timeout_propose_ms: u64,
+    /// Serve gRPC over TLS with certificates from a CA made for this network
+    /// (`tls-ca.crt` in the root).
+    #[serde(default)]
+    pub tls: bool,
 }
+
+/// The CA certificate of a network generated with TLS, in its root.
+pub const TLS_CA_FILE: &str = "tls-ca.crt";
 
 impl Default for Options {
     fn default() -> Self {
@@ -84,6 +91,7 @@ impl Default for Options {
             base_port: Some(DEFAULT_BASE_PORT),
             empty_block_interval_ms: 500,
             timeout_propose_ms: 3000,
+            tls: false,
         }
     }
 }
@@ -111,12 +119,15 @@ pub struct NodeInfo {
     pub web: Option<SocketAddr>,
     /// Public key, hex.
     pub public_key: String,
+    /// Whether its gRPC API is served over TLS.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 impl NodeInfo {
-    /// `http://<grpc>`.
+    /// `http://<grpc>`, or `https://` over TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.grpc)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.grpc)
     }
 
     /// `http://<web>/`, if the node serves the web view.
@@ -174,6 +185,29 @@ impl Testnet {
             forward: true,
         };
         let net = generate(root, &spec)?;
+        if options.tls {
+            let ca = bct_node::tls::LocalCa::new(&format!("{} local CA", options.chain_id))?;
+            std::fs::write(root.join(TLS_CA_FILE), ca.cert_pem())?;
+            for n in &net.nodes {
+                let cert = ca.issue(&n.name, &["127.0.0.1", "localhost"], false)?;
+                let dir = n.home.join("tls");
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("ca.crt"), ca.cert_pem())?;
+                std::fs::write(dir.join("node.crt"), &cert.cert_pem)?;
+                std::fs::write(dir.join("node.key"), &cert.key_pem)?;
+                let mut config = bct_node::config::NodeConfig::load(&n.home)?;
+                config.grpc.tls = Some(bct_node::config::GrpcTlsConfig {
+                    cert_file: "tls/node.crt".into(),
+                    key_file: "tls/node.key".into(),
+                    client_ca_file: None,
+                    peer_ca_file: Some("tls/ca.crt".into()),
+                });
+                for p in &mut config.p2p.peers {
+                    p.grpc = p.grpc.as_ref().map(|u| u.replace("http://", "https://"));
+                }
+                config.save(&n.home)?;
+            }
+        }
         let nodes = net
             .nodes
             .iter()
@@ -187,6 +221,7 @@ impl Testnet {
                 metrics: n.metrics,
                 web: Some(n.web),
                 public_key: hex::encode(n.public_key),
+                tls: options.tls,
             })
             .collect::<Vec<_>>();
         let layout = Layout { options, nodes, authority_key: PathBuf::from("authority-0.json") };
@@ -366,12 +401,26 @@ impl Testnet {
         }
     }
 
+    /// The network's CA certificate (PEM), if it was generated with TLS.
+    pub fn ca_pem(&self) -> Option<Vec<u8>> {
+        if self.layout.options.tls {
+            std::fs::read(self.root.join(TLS_CA_FILE)).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Connects to node `i` once.
+    async fn connect(&self, i: usize) -> Result<Client, bct_wallet::client::ClientError> {
+        Client::connect_tls(&self.node(i).url(), self.ca_pem().as_deref()).await
+    }
+
     /// A client to node `i` (connects, retrying until `timeout`).
     pub async fn client(&self, i: usize, timeout: Duration) -> Result<Client> {
         let url = self.node(i).url();
         let deadline = Instant::now() + timeout;
         loop {
-            match Client::connect(&url).await {
+            match self.connect(i).await {
                 Ok(c) => return Ok(c),
                 Err(e) if Instant::now() > deadline => bail!("{} does not answer at {url}: {e}", self.node(i).name),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
@@ -381,7 +430,7 @@ impl Testnet {
 
     /// Node `i`'s status, or why it has none.
     pub async fn status(&self, i: usize) -> Result<NetworkStatus> {
-        let client = Client::connect(&self.node(i).url()).await?;
+        let client = self.connect(i).await?;
         Ok(client.network_status().await?)
     }
 

@@ -374,3 +374,37 @@ fn user_errors_are_words_without_backtraces() {
     assert!(!text.contains("Stack backtrace") && !text.contains("Os {"), "{text}");
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");
 }
+
+/// Issue 13, item 3: `bct-testnet generate --tls` makes a CA and node certificates; the network
+/// runs with gRPC over TLS and forwarding between nodes over TLS; `status` reaches every node
+/// over https; the wallet connects with `--ca-cert` and is refused, in words, without it.
+#[test]
+fn generate_tls_up_status_down() {
+    let _lock = bct_testnet::net::network_test_lock().expect("network test lock");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = temp.path();
+    let base = free_base().to_string();
+    let (ok, out) = run(dir, &["generate", "--tls", "--validators", "2", "--observers", "1", "--base-port", &base]);
+    assert!(ok && out.contains("https://127.0.0.1") && out.contains("--ca-cert"), "{out}");
+    assert!(out.contains("Generated 3 nodes"), "{out}");
+    let (ok, out) = run(dir, &["up"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(dir, &["status"]);
+    assert!(ok && !out.contains("unreachable"), "{out}");
+    // The observer (node 2) over https, with the network's CA and without it.
+    let url = format!("https://127.0.0.1:{}", base.parse::<u16>().expect("port") + 21);
+    let ca = std::fs::read(dir.join("tls-ca.crt")).expect("the CA certificate");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let client = bct_wallet::client::Client::connect_tls(&url, Some(&ca)).await.expect("the wallet over TLS");
+        let status = client.network_status().await.expect("status over TLS");
+        assert!(status.height >= 1, "{status:?}");
+        let e = match bct_wallet::client::Client::connect_tls(&url, None).await {
+            Ok(c) => c.network_status().await.err().map(|e| e.to_string()).unwrap_or_default(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("--ca-cert"), "without the CA: {e}");
+    });
+    let (ok, out) = run(dir, &["down", "--clean"]);
+    assert!(ok, "{out}");
+}

@@ -54,6 +54,7 @@ impl TestNet {
             base_port: None,
             empty_block_interval_ms: 200,
             timeout_propose_ms: 2000,
+            tls: false,
         })
     }
 

@@ -229,6 +229,7 @@ fn n4f1_node_1000_blocks_behind_and_n4_observer_joining_late_catch_up() {
             base_port: None,
             empty_block_interval_ms: 10,
             timeout_propose_ms: 200,
+            tls: false,
         });
         for i in 0..5 {
             let mut config = net.config(i).expect("config");
