@@ -21,6 +21,75 @@ fn signed(key: &NodeKey, nonce: u64, kind: TxKind) -> SignedTx {
     bct_proto::sign(key.signing_key(), &body)
 }
 
+/// On a started one-validator `net`: the authority admits two verifiers and a holder
+/// (authority nonces 1-3), registers the Lianjiang kelp project for the holder (4), the two
+/// verifiers attest 1,000 t of 2024 and the authority issues it (5). The authority, the holder
+/// and the ticket id.
+async fn issued_ticket(net: &Net) -> (NodeKey, NodeKey, String) {
+    let authority = net.net.authorities[0].clone();
+    let (v1, v2, holder) = (NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
+    let admit = |nonce, who: &NodeKey, role| {
+        signed(
+            &authority,
+            nonce,
+            TxKind::AdmitAccount(AdmitAccount {
+                address: who.address(),
+                role,
+                name: format!("account {nonce}"),
+                jurisdiction: "CN-FJ".into(),
+            }),
+        )
+    };
+    for (nonce, who, role) in [(1, &v1, Role::Verifier), (2, &v2, Role::Verifier), (3, &holder, Role::Holder)] {
+        net.submit_committed(0, &admit(nonce, who, role)).await;
+    }
+    let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
+    let project = "FJ-LJ-KELP-001".to_string();
+    net.submit_committed(
+        0,
+        &signed(
+            &authority,
+            4,
+            TxKind::RegisterProject(RegisterProject {
+                id: project.clone(),
+                name: "Lianjiang kelp".into(),
+                owner: holder.address(),
+                ecosystem: Ecosystem::SeaweedFarm,
+                location: Location { region: "CN-FJ-350122".into(), coordinates: None },
+                area_centiha: 17_180,
+                methodology: methodology.clone(),
+            }),
+        ),
+    )
+    .await;
+    let period = Period {
+        start: Date::from_yyyymmdd(20240101).expect("date"),
+        end: Date::from_yyyymmdd(20241231).expect("date"),
+    };
+    let report = Hash::of(b"monitoring report 2024");
+    for v in [&v1, &v2] {
+        let attest = Attest {
+            project: project.clone(),
+            period,
+            quantity: Amount::from_kg(1_000_000),
+            methodology: methodology.clone(),
+            report_hash: report,
+            statement: "verified on site".into(),
+        };
+        net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
+    }
+    let issue = Issue {
+        project: project.clone(),
+        period,
+        report_hash: report,
+        quantity: Amount::from_kg(1_000_000),
+        recipient: None,
+    };
+    let issued = net.submit_committed(0, &signed(&authority, 5, TxKind::Issue(issue))).await;
+    let ticket = accepted(&issued).ticket.expect("ticket id");
+    (authority, holder, ticket)
+}
+
 fn accepted(c: &pb::Committed) -> pb::Accepted {
     match c.result.as_ref().and_then(|r| r.outcome.clone()) {
         Some(pb::tx_result::Outcome::Accepted(a)) => a,
@@ -38,67 +107,7 @@ fn n1f0_retirement_certificate_queries_events_and_errors() {
         let mut net = Net::new(1, 0, 1);
         net.start(0);
         net.wait_height(0, 1).await;
-        let authority = net.net.authorities[0].clone();
-        let (v1, v2, holder) = (NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
-        let admit = |nonce, who: &NodeKey, role| {
-            signed(
-                &authority,
-                nonce,
-                TxKind::AdmitAccount(AdmitAccount {
-                    address: who.address(),
-                    role,
-                    name: format!("account {nonce}"),
-                    jurisdiction: "CN-FJ".into(),
-                }),
-            )
-        };
-        for (nonce, who, role) in [(1, &v1, Role::Verifier), (2, &v2, Role::Verifier), (3, &holder, Role::Holder)] {
-            net.submit_committed(0, &admit(nonce, who, role)).await;
-        }
-        let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
-        let project = "FJ-LJ-KELP-001".to_string();
-        net.submit_committed(
-            0,
-            &signed(
-                &authority,
-                4,
-                TxKind::RegisterProject(RegisterProject {
-                    id: project.clone(),
-                    name: "Lianjiang kelp".into(),
-                    owner: holder.address(),
-                    ecosystem: Ecosystem::SeaweedFarm,
-                    location: Location { region: "CN-FJ-350122".into(), coordinates: None },
-                    area_centiha: 17_180,
-                    methodology: methodology.clone(),
-                }),
-            ),
-        )
-        .await;
-        let period = Period {
-            start: Date::from_yyyymmdd(20240101).expect("date"),
-            end: Date::from_yyyymmdd(20241231).expect("date"),
-        };
-        let report = Hash::of(b"monitoring report 2024");
-        for v in [&v1, &v2] {
-            let attest = Attest {
-                project: project.clone(),
-                period,
-                quantity: Amount::from_kg(1_000_000),
-                methodology: methodology.clone(),
-                report_hash: report,
-                statement: "verified on site".into(),
-            };
-            net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
-        }
-        let issue = Issue {
-            project: project.clone(),
-            period,
-            report_hash: report,
-            quantity: Amount::from_kg(1_000_000),
-            recipient: None,
-        };
-        let issued = net.submit_committed(0, &signed(&authority, 5, TxKind::Issue(issue))).await;
-        let ticket = accepted(&issued).ticket.expect("ticket id");
+        let (authority, holder, ticket) = issued_ticket(&net).await;
         let retire = Retire {
             ticket: ticket.clone(),
             quantity: Amount::from_kg(250_000),
@@ -242,7 +251,13 @@ fn n1f0_retirement_certificate_queries_events_and_errors() {
             .expect_err("bad signature");
         assert_eq!(e.code(), tonic::Code::InvalidArgument);
         assert!(e.message().contains("signature"), "{}", e.message());
-        let stale = bct_proto::signed_tx_to_pb(&admit(1, &NodeKey::generate(), Role::Holder));
+        let stranger = TxKind::AdmitAccount(AdmitAccount {
+            address: NodeKey::generate().address(),
+            role: Role::Holder,
+            name: "a stranger".into(),
+            jurisdiction: "CN-FJ".into(),
+        });
+        let stale = bct_proto::signed_tx_to_pb(&signed(&authority, 1, stranger));
         let e = t
             .submit(pb::SubmitRequest { tx: Some(stale), wait_for_commit: false, timeout_ms: 0 })
             .await
@@ -661,49 +676,7 @@ fn n1f0_certificates_verify_across_a_validator_set_change() {
         net.start(0);
         net.wait_height(0, 1).await;
         let genesis = net.net.genesis.clone();
-        let authority = net.net.authorities[0].clone();
-        let (v1, v2, holder) = (NodeKey::generate(), NodeKey::generate(), NodeKey::generate());
-        for (nonce, who, role) in [(1, &v1, Role::Verifier), (2, &v2, Role::Verifier), (3, &holder, Role::Holder)] {
-            let kind = TxKind::AdmitAccount(AdmitAccount {
-                address: who.address(),
-                role,
-                name: format!("account {nonce}"),
-                jurisdiction: "CN-FJ".into(),
-            });
-            net.submit_committed(0, &signed(&authority, nonce, kind)).await;
-        }
-        let methodology = Methodology { id: "HY/T 0349-2022".into(), version: "2022".into() };
-        let project = "FJ-LJ-KELP-001".to_string();
-        let register = TxKind::RegisterProject(RegisterProject {
-            id: project.clone(),
-            name: "Lianjiang kelp".into(),
-            owner: holder.address(),
-            ecosystem: Ecosystem::SeaweedFarm,
-            location: Location { region: "CN-FJ-350122".into(), coordinates: None },
-            area_centiha: 17_180,
-            methodology: methodology.clone(),
-        });
-        net.submit_committed(0, &signed(&authority, 4, register)).await;
-        let period = Period {
-            start: Date::from_yyyymmdd(20240101).expect("date"),
-            end: Date::from_yyyymmdd(20241231).expect("date"),
-        };
-        let report = Hash::of(b"monitoring report 2024");
-        for v in [&v1, &v2] {
-            let attest = Attest {
-                project: project.clone(),
-                period,
-                quantity: Amount::from_kg(1_000_000),
-                methodology: methodology.clone(),
-                report_hash: report,
-                statement: "verified on site".into(),
-            };
-            net.submit_committed(0, &signed(v, 1, TxKind::Attest(attest))).await;
-        }
-        let issue =
-            Issue { project, period, report_hash: report, quantity: Amount::from_kg(1_000_000), recipient: None };
-        let issued = net.submit_committed(0, &signed(&authority, 5, TxKind::Issue(issue))).await;
-        let ticket = accepted(&issued).ticket.expect("ticket id");
+        let (authority, holder, ticket) = issued_ticket(&net).await;
         let retire = |nonce: u64, beneficiary: &str| {
             signed(
                 &holder,
