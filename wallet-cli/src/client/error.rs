@@ -181,6 +181,10 @@ impl ClientError {
 pub(crate) fn tls_words(chain: &str) -> Option<String> {
     let c = chain.to_lowercase();
     let says = |s: &str| c.contains(&s.to_lowercase());
+    // Only what rustls and the TLS handshake say: "Timeout expired" is not a certificate.
+    if !(says("certificate") || says("tls") || says("handshake") || says("UnknownIssuer") || says("NotValidForName")) {
+        return None;
+    }
     let words = if says("UnknownIssuer") {
         "the node's TLS certificate is not signed by a CA this wallet trusts: give the network's CA with \
          --ca-cert FILE (or BCT_CA_CERT)"
@@ -212,6 +216,7 @@ mod tests {
         let e = tls_words("invalid peer certificate: Expired").expect("words");
         assert!(e.contains("expired"), "{e}");
         assert!(tls_words("connection refused").is_none());
+        assert!(tls_words("The operation was cancelled: Timeout expired").is_none(), "a timeout is not a certificate");
     }
 
     #[test]
