@@ -289,12 +289,12 @@ fn init(
     println!("Created {}, the home of {role_word} node.", home.display());
     print_id(&key)?;
     println!();
-    println!("Next:");
-    println!("  1. put the network's genesis.json in {}", home.display());
-    println!("     (a validator's public key must be in its `validators`);");
-    println!("  2. list every other node under [[p2p.peers]] in config.toml (name, public_key, address, grpc),");
-    println!("     and give the other nodes this node's public key and address;");
-    println!("  3. bct-node run --home {}", home.display());
+    println!("Next (docs/OPERATIONS.md, the genesis ceremony):");
+    println!("  1. send `bct-node id --home {} --json` to the network's coordinator;", home.display());
+    println!("  2. put the genesis.json you receive in {} and compare the fingerprint that", home.display());
+    println!("     `bct-node genesis check --file {}/genesis.json` prints with the coordinator's;", home.display());
+    println!("  3. append every other node to config.toml as [[p2p.peers]] (name, public_key, address, grpc);");
+    println!("  4. bct-node check --home {}, then bct-node run --home {}", home.display(), home.display());
     Ok(())
 }
 
