@@ -62,6 +62,46 @@ fn log_to(path: &std::path::Path) {
         .try_init();
 }
 
+/// Appends the `[byzantine]` section `section` to the config.toml of `home`.
+fn misbehave(home: &std::path::Path, section: &str) {
+    let config_path = home.join("config.toml");
+    let mut text = std::fs::read_to_string(&config_path).expect("config");
+    text.push_str(section);
+    std::fs::write(&config_path, text).expect("config");
+}
+
+/// The Byzantine validator, running in this test process (whose bct-node has the feature).
+struct Byzantine {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), bct_node::NodeError>>,
+}
+
+impl Byzantine {
+    /// Starts the node of `home`, logging to `log`.
+    async fn start(home: &std::path::Path, log: &std::path::Path) -> Byzantine {
+        log_to(log);
+        let mut node = bct_node::node::start(home).await.expect("the Byzantine validator starts");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let outcome = node
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            node.shutdown().await;
+            outcome
+        });
+        Byzantine { stop, task }
+    }
+
+    /// Stops it; it must stop cleanly.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let outcome = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        assert!(matches!(outcome, Ok(Ok(Ok(())))), "the Byzantine node did not stop cleanly: {outcome:?}");
+    }
+}
+
 async fn metric(addr: SocketAddr, name: &str) -> f64 {
     bct_tests::harness::metric(addr, name).await.expect("metrics endpoint")
 }
@@ -72,27 +112,13 @@ fn n4f1_byzantine_validator_no_fork() {
         let started = Instant::now();
         let mut net = TestNet::new(4, 0);
         let home = net.home(BYZANTINE).to_path_buf();
-        let config_path = home.join("config.toml");
-        let mut text = std::fs::read_to_string(&config_path).expect("config");
-        text.push_str(MISBEHAVIOUR);
-        std::fs::write(&config_path, text).expect("config");
+        misbehave(&home, MISBEHAVIOUR);
         let byzantine_address = NodeKey::load(&home.join("node_key.json")).expect("key").address();
 
         for i in HONEST {
             net.start(i).expect("start");
         }
-        log_to(&net.log_path(BYZANTINE));
-        let mut node = bct_node::node::start(&home).await.expect("the Byzantine validator starts");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let byzantine = tokio::spawn(async move {
-            let outcome = node
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            node.shutdown().await;
-            outcome
-        });
+        let byzantine = Byzantine::start(&home, &net.log_path(BYZANTINE)).await;
         for i in 0..4 {
             net.wait_height(i, 2, WAIT).await.expect("height");
         }
@@ -197,9 +223,7 @@ fn n4f1_byzantine_validator_no_fork() {
             assert!(own.contains(expected), "the Byzantine node's log lacks {expected:?}");
         }
 
-        let _ = stop.send(());
-        let outcome = tokio::time::timeout(Duration::from_secs(30), byzantine).await;
-        assert!(matches!(outcome, Ok(Ok(Ok(())))), "the Byzantine node did not stop cleanly: {outcome:?}");
+        byzantine.stop().await;
         eprintln!(
             "n4f1 Byzantine: heights {from}..{target} committed ({} blocks, {TXS} transactions) in {load_secs:.1} s; \
              {its_turn} heights led by the Byzantine validator in round 0, all decided in a later round; {}; scenario \
@@ -221,10 +245,7 @@ fn n4f1_proposal_part_flood_keeps_honest_memory_bounded() {
     serially(async {
         let mut net = TestNet::new(4, 0);
         let home = net.home(BYZANTINE).to_path_buf();
-        let config_path = home.join("config.toml");
-        let mut text = std::fs::read_to_string(&config_path).expect("config");
-        text.push_str("\n[byzantine]\nflood_proposal_parts = { mode = \"always\" }\n");
-        std::fs::write(&config_path, text).expect("config");
+        misbehave(&home, "\n[byzantine]\nflood_proposal_parts = { mode = \"always\" }\n");
         for i in HONEST {
             net.start(i).expect("start");
         }
@@ -239,18 +260,7 @@ fn n4f1_proposal_part_flood_keeps_honest_memory_bounded() {
         for (k, i) in HONEST.into_iter().enumerate() {
             baseline[k] = rss(i).await;
         }
-        log_to(&net.log_path(BYZANTINE));
-        let mut node = bct_node::node::start(&home).await.expect("the Byzantine validator starts");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let byzantine = tokio::spawn(async move {
-            let outcome = node
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            node.shutdown().await;
-            outcome
-        });
+        let byzantine = Byzantine::start(&home, &net.log_path(BYZANTINE)).await;
         let from = net.status(0).await.expect("status").height;
         let mut peak = baseline;
         let mut held_peak = [0f64; 3];
@@ -270,9 +280,7 @@ fn n4f1_proposal_part_flood_keeps_honest_memory_bounded() {
         }
         eprintln!("resident memory of the honest nodes (MB) during the flood: {}", series.join(" "));
         let to = net.status(0).await.expect("status").height;
-        let _ = stop.send(());
-        let outcome = tokio::time::timeout(Duration::from_secs(30), byzantine).await;
-        assert!(matches!(outcome, Ok(Ok(Ok(())))), "the Byzantine node did not stop cleanly: {outcome:?}");
+        byzantine.stop().await;
 
         let mut report = Vec::new();
         for (k, i) in HONEST.into_iter().enumerate() {

@@ -124,6 +124,24 @@ pub fn precommits(
     }
 }
 
+/// The airline's retirement of 1,500 t of the fixtures' ticket, with `nonce`.
+fn retire_tx(nonce: u64) -> SignedTx {
+    sign_tx(
+        &buyer(),
+        CHAIN,
+        nonce,
+        0,
+        TxKind::Retire(Retire {
+            ticket: "FJ-LJ-KELP-001-20210101-20211231-1".into(),
+            quantity: t(1500),
+            beneficiary: BENEFICIARY.into(),
+            purpose: Purpose::Event,
+            jurisdiction: "CN-FJ".into(),
+            note: "carbon-neutral air tickets, 2022-01-01".into(),
+        }),
+    )
+}
+
 /// Block 1 of the fixtures: admissions, the project, two attestations, the issuance and a
 /// trade.
 fn base_block1() -> Vec<SignedTx> {
@@ -247,20 +265,7 @@ pub fn fixture() -> Fixture {
     ledger.commit(executed, vec![]).expect("block 1 commits");
 
     let ticket = "FJ-LJ-KELP-001-20210101-20211231-1";
-    let retire = sign_tx(
-        &b,
-        CHAIN,
-        2,
-        0,
-        TxKind::Retire(Retire {
-            ticket: ticket.into(),
-            quantity: t(1500),
-            beneficiary: BENEFICIARY.into(),
-            purpose: Purpose::Event,
-            jurisdiction: "CN-FJ".into(),
-            note: "carbon-neutral air tickets, 2022-01-01".into(),
-        }),
-    );
+    let retire = retire_tx(2);
     let block2 = vec![
         admit(8, &key(8), Role::Holder, "Zhangzhou food company"),
         sign_tx(
@@ -370,20 +375,7 @@ pub fn fixture_after_set_change(change_signers: &[SigningKey]) -> Fixture {
         commit: Some(precommits(change_signers, CHAIN, header2.height, 0, &header2.hash())),
     }];
 
-    let retire = sign_tx(
-        &buyer(),
-        CHAIN,
-        1,
-        0,
-        TxKind::Retire(Retire {
-            ticket: "FJ-LJ-KELP-001-20210101-20211231-1".into(),
-            quantity: t(1500),
-            beneficiary: BENEFICIARY.into(),
-            purpose: Purpose::Event,
-            jurisdiction: "CN-FJ".into(),
-            note: "carbon-neutral air tickets, 2022-01-01".into(),
-        }),
-    );
+    let retire = retire_tx(1);
     let executed =
         ledger.build_block(1_641_013_260_000, addr(&key(204)), vec![retire.clone()]).expect("block 3 builds");
     assert!(executed.results[0].is_accepted(), "the retirement: {:?}", executed.results[0].outcome);
