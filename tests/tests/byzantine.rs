@@ -55,11 +55,34 @@ async fn client(net: &Testnet, i: usize) -> Client {
 /// The Byzantine node's log goes to its `node.log`, like the others' (printed if the test fails).
 fn log_to(path: &std::path::Path) {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("log file");
+    // The subscriber is global and set once per process; each test points it at its own file.
+    *LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn,sled=warn,h2=warn"))
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(|| CurrentLog)
         .with_ansi(false)
         .try_init();
+}
+
+/// Where the in-process Byzantine validator logs now (see [`log_to`]).
+static LOG_FILE: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Writes to [`LOG_FILE`].
+struct CurrentLog;
+
+impl std::io::Write for CurrentLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Appends the `[byzantine]` section `section` to the config.toml of `home`.
